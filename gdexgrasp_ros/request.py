@@ -1,0 +1,143 @@
+"""The synthesis request at the pipeline's entry, and its validation.
+
+ROS-free: the action server converts a goal (plus the latest cloud / instruction it
+received) into raw arrays and strings, and this module decides whether the request is
+well-formed, answering with the action's error codes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ErrorCode, GraspError
+
+HAND_MODELS = ("open_hand", "mano")
+MAX_GRASPS_LIMIT = 64
+MAX_INSTRUCTION_CHARS = 2000
+
+
+@dataclass
+class RawRequest:
+    """What the caller supplied, before defaults and validation (None = not supplied)."""
+
+    points: np.ndarray | None  # (N, 3) or organised (H, W, 3), metres, may contain NaN
+    frame_id: str = ""
+    labels: np.ndarray | None = None  # per-point part labels carried by the cloud, if any
+    instruction: str | None = None
+    object_category: str = ""
+    target_frame: str = ""
+    max_grasps: int = 0
+    hand_model: str = ""
+    robot_hand: str = ""
+    timeout: float = 0.0
+
+
+@dataclass
+class SynthesisRequest:
+    """A validated request: finite points, an instruction, defaults applied."""
+
+    points: np.ndarray  # (N, 3) float64, finite, metres
+    frame_id: str
+    instruction: str
+    labels: np.ndarray | None = None  # (N,) aligned with points
+    organized_shape: tuple[int, int] | None = None  # (H, W) of the source cloud when organised
+    object_category: str = ""
+    target_frame: str = ""
+    max_grasps: int = 5
+    hand_model: str = "open_hand"
+    robot_hand: str = "leap_hand"
+    timeout: float = 120.0
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass
+class RequestDefaults:
+    max_grasps: int = 5
+    hand_model: str = "open_hand"
+    robot_hand: str = "leap_hand"
+    timeout: float = 120.0
+    robot_hands: tuple[str, ...] = ("leap_hand", "allegro_hand")
+
+
+def validate_request(raw: RawRequest, defaults: RequestDefaults | None = None) -> SynthesisRequest:
+    """Check a raw request and apply defaults; raise GraspError with the matching code."""
+    d = defaults or RequestDefaults()
+    instruction = _validate_instruction(raw.instruction)
+    max_grasps = _validate_count(raw.max_grasps, d.max_grasps)
+    hand_model = raw.hand_model or d.hand_model
+    if hand_model not in HAND_MODELS:
+        raise GraspError(ErrorCode.INVALID_GOAL, f"unknown hand_model '{hand_model}'; expected one of {HAND_MODELS}")
+    robot_hand = raw.robot_hand or d.robot_hand
+    allowed_robots = ("none",) + tuple(d.robot_hands)
+    if robot_hand not in allowed_robots:
+        raise GraspError(ErrorCode.INVALID_GOAL, f"unknown robot_hand '{robot_hand}'; configured: {allowed_robots}")
+    timeout = _validate_timeout(raw.timeout, d.timeout)
+    points, labels, organized = _validate_points(raw.points, raw.labels)
+    return SynthesisRequest(
+        points=points,
+        frame_id=raw.frame_id,
+        instruction=instruction,
+        labels=labels,
+        organized_shape=organized,
+        object_category=raw.object_category.strip().lower(),
+        target_frame=raw.target_frame,
+        max_grasps=max_grasps,
+        hand_model=hand_model,
+        robot_hand=robot_hand,
+        timeout=timeout,
+    )
+
+
+def _validate_instruction(text: str | None) -> str:
+    if text is None or not text.strip():
+        raise GraspError(
+            ErrorCode.NO_INSTRUCTION,
+            "the goal has no instruction and no instruction was received on the instruction topic",
+        )
+    text = text.strip()
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        raise GraspError(ErrorCode.INVALID_GOAL, f"instruction longer than {MAX_INSTRUCTION_CHARS} characters")
+    return text
+
+
+def _validate_count(value: int, default: int) -> int:
+    n = int(value) if value else int(default)
+    if not 1 <= n <= MAX_GRASPS_LIMIT:
+        raise GraspError(ErrorCode.INVALID_GOAL, f"max_grasps must be in 1..{MAX_GRASPS_LIMIT}, got {n}")
+    return n
+
+
+def _validate_timeout(value: float, default: float) -> float:
+    t = float(value)
+    if math.isnan(t) or t < 0.0 or math.isinf(t):
+        raise GraspError(ErrorCode.INVALID_GOAL, f"timeout must be a finite number of seconds >= 0, got {value}")
+    return t if t > 0.0 else float(default)
+
+
+def _validate_points(points, labels):
+    if points is None:
+        raise GraspError(
+            ErrorCode.NO_CLOUD,
+            "the goal has no cloud and no cloud was received on the cloud topic",
+        )
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim not in (2, 3) or pts.shape[-1] != 3:
+        raise GraspError(ErrorCode.INVALID_GOAL, f"points must have shape (N, 3) or (H, W, 3), got {pts.shape}")
+    organized = pts.shape[:2] if pts.ndim == 3 else None
+    flat = pts.reshape(-1, 3)
+    finite = np.isfinite(flat).all(axis=1)
+    if not finite.any():
+        raise GraspError(ErrorCode.EMPTY_CLOUD, f"the cloud has no finite points ({flat.shape[0]} points in total)")
+    flat_labels = None
+    if labels is not None:
+        flat_labels = np.asarray(labels).reshape(-1)
+        if flat_labels.shape[0] != flat.shape[0]:
+            raise GraspError(
+                ErrorCode.INVALID_GOAL,
+                f"{flat_labels.shape[0]} labels for {flat.shape[0]} points",
+            )
+        flat_labels = flat_labels[finite]
+    return flat[finite], flat_labels, organized

@@ -1,0 +1,31 @@
+"""ament_python package gdexgrasp_ros: the algorithm library plus thin ROS 2 nodes."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "gdexgrasp_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, PACKAGE + ".*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
+        ("share/" + PACKAGE, ["package.xml"]),
+        ("share/" + PACKAGE + "/launch", glob("launch/*.launch.py")),
+        ("share/" + PACKAGE + "/config", glob("config/*.yaml")),
+        ("share/" + PACKAGE + "/rviz", glob("rviz/*.rviz")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="gdexgrasp maintainers",
+    maintainer_email="maintainers@gdexgrasp.dev",
+    description="Task-oriented dexterous grasp synthesis (G-DexGrasp) for ROS 2.",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "grasp_synthesis_server = gdexgrasp_ros.nodes.grasp_synthesis_server:main",
+        ],
+    },
+)

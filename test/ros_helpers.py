@@ -1,0 +1,46 @@
+"""Start project nodes as real processes and talk to them over DDS (used by node tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT
+
+
+def start_node(module: str, namespace: str, params_file: str | None = None, extra: list[str] | None = None):
+    """Run `python -m module` as a separate ROS process in its own namespace."""
+    cmd = [sys.executable, "-m", module, "--ros-args", "-r", f"__ns:={namespace}"]
+    if params_file:
+        cmd += ["--params-file", params_file]
+    cmd += extra or []
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop_node(proc: subprocess.Popen, timeout: float = 10.0) -> str:
+    """SIGINT the node, wait, and return what it printed."""
+    if proc.poll() is None:
+        proc.send_signal(subprocess.signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.stdout.read() if proc.stdout else ""
+
+
+def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"node exited (code {proc.returncode}) while waiting for {what}:\n{stop_node(proc)}")
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
