@@ -80,8 +80,9 @@ fi
 build_pkg() {  # build_pkg NAME FILES...: colcon build of one package when its files changed
   local name=$1; shift
   local stamp="$ROOT/install/.gdexgrasp-build-$name"
-  local h
-  h="$MODE-$(find "$@" -type f -not -path '*/__pycache__/*' -print0 2>/dev/null | sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)"
+  local h paths=() p
+  for p in "$@"; do if [ -e "$p" ]; then paths+=("$p"); fi; done
+  h="$MODE-$(find "${paths[@]}" -type f -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" = "$h" ] && [ -d "$ROOT/install/$name" ]; then
     log "$name build up to date"
     return
