@@ -1,0 +1,52 @@
+"""Rotation representations (torch, batched, differentiable).
+
+The optimiser's wrist rotation is the continuous 6D representation of Zhou et al. (CVPR 2019):
+the first two columns of the rotation matrix, concatenated (a1 = R[:, 0], a2 = R[:, 1]);
+Gram-Schmidt recovers R. It has no singularities, unlike Euler angles or quaternions' sign.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def rot6d_to_matrix(r6: torch.Tensor) -> torch.Tensor:
+    """(..., 6) -> (..., 3, 3)."""
+    a1, a2 = r6[..., :3], r6[..., 3:]
+    b1 = torch.nn.functional.normalize(a1, dim=-1)
+    b2 = torch.nn.functional.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
+    b3 = torch.cross(b1, b2, dim=-1)
+    return torch.stack([b1, b2, b3], dim=-1)
+
+
+def matrix_to_rot6d(R: torch.Tensor) -> torch.Tensor:
+    """(..., 3, 3) -> (..., 6): the first two columns."""
+    return torch.cat([R[..., :, 0], R[..., :, 1]], dim=-1)
+
+
+def axis_angle_to_matrix(aa: torch.Tensor) -> torch.Tensor:
+    """Rodrigues: (..., 3) axis * angle -> (..., 3, 3); smooth at zero angle."""
+    theta2 = (aa * aa).sum(-1, keepdim=True)
+    theta = torch.sqrt(theta2 + 1e-12)
+    k = aa / theta
+    K = skew(k)
+    s = torch.sin(theta)[..., None]
+    c = torch.cos(theta)[..., None]
+    eye = torch.eye(3, dtype=aa.dtype, device=aa.device).expand(K.shape)
+    return eye + s * K + (1.0 - c) * (K @ K)
+
+
+def axis_rotation(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """Rotation about a fixed unit axis (3,) by angles (...,) -> (..., 3, 3)."""
+    K = skew(axis.to(angle.dtype))
+    s = torch.sin(angle)[..., None, None]
+    c = torch.cos(angle)[..., None, None]
+    eye = torch.eye(3, dtype=angle.dtype, device=angle.device)
+    return eye + s * K + (1.0 - c) * (K @ K)
+
+
+def skew(v: torch.Tensor) -> torch.Tensor:
+    """(..., 3) -> (..., 3, 3) cross-product matrix [v]x."""
+    x, y, z = v.unbind(-1)
+    o = torch.zeros_like(x)
+    return torch.stack([o, -z, y, z, o, -x, -y, x, o], dim=-1).reshape(v.shape[:-1] + (3, 3))

@@ -1,0 +1,1 @@
+"""Offline visualisation: a small z-buffered software rasteriser and figure helpers (no display needed)."""
