@@ -26,6 +26,7 @@ setup(
     entry_points={
         "console_scripts": [
             "grasp_synthesis_server = gdexgrasp_ros.nodes.grasp_synthesis_server:main",
+            "gdexgrasp-hand = gdexgrasp_ros.hand.cli:main",
         ],
     },
 )

@@ -8,3 +8,5 @@ _gdex_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # The source tree first, so edits are used without a rebuild.
 export PYTHONPATH="$_gdex_root${PYTHONPATH:+:$PYTHONPATH}"
 unset _gdex_root
+# Console scripts (gdexgrasp-hand, ...) as `ros2 run` would find them.
+export PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/install/gdexgrasp_ros/lib/gdexgrasp_ros:$PATH"
