@@ -205,3 +205,15 @@ def test_nearest_index_tree_and_brute_force_agree():
     d2, i2 = NearestIndex(pts, use_tree=False).nearest(q)
     assert torch.equal(i1, i2)
     torch.testing.assert_close(d1, d2)
+
+
+def test_load_hand_model_by_name(tmp_path):
+    from gdexgrasp_ros.hand import load_hand_model
+
+    assert isinstance(load_hand_model("open_hand"), OpenHand)
+    with pytest.raises(ValueError, match="mano_model_path"):
+        load_hand_model("mano")
+    with pytest.raises(FileNotFoundError):
+        load_hand_model("mano", str(tmp_path / "MANO_RIGHT.pkl"))
+    with pytest.raises(ValueError, match="unknown hand model"):
+        load_hand_model("shadow")

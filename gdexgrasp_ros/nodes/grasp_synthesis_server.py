@@ -41,6 +41,7 @@ class GraspSynthesisServer(Node):
         self.declare_parameter("robot_hand", "leap_hand")
         self.declare_parameter("robot_hands", ["leap_hand", "allegro_hand"])
         self.declare_parameter("device", "auto")
+        self.declare_parameter("mano_model_path", "")
 
         self._lock = threading.Lock()
         self._latest_cloud: PointCloud2 | None = None
