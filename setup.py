@@ -27,6 +27,7 @@ setup(
         "console_scripts": [
             "grasp_synthesis_server = gdexgrasp_ros.nodes.grasp_synthesis_server:main",
             "gdexgrasp-hand = gdexgrasp_ros.hand.cli:main",
+            "gdexgrasp-objects = gdexgrasp_ros.objects.gallery:main",
         ],
     },
 )
