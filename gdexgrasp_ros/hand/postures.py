@@ -18,8 +18,8 @@ AFFORDANCES = ("handle-grip", "twist", "wrap-around-grip", "base-support", "trig
 
 #                      index             middle           ring              little            thumb
 CANONICAL_POSTURES: dict[str, np.ndarray] = {
-    "handle-grip": np.array([-0.05, 0.75, 1.00, 0.00, 0.80, 1.00, 0.05, 0.85, 1.00, 0.12, 0.90, 0.95,
-                             0.50, -0.20, 0.20, 0.40]),
+    "handle-grip": np.array([-0.05, 0.75, 1.00, 0.00, 0.75, 1.00, 0.05, 0.75, 1.00, 0.12, 0.75, 1.00,
+                             0.50, 0.30, 0.20, 0.20]),
     "twist": np.array([0.22, 0.70, 0.55, 0.00, 0.78, 0.55, -0.22, 0.85, 0.60, -0.38, 0.90, 0.65,
                        1.00, -0.30, 0.30, 0.20]),
     "wrap-around-grip": np.array([0.05, 0.45, 0.60, 0.00, 0.48, 0.62, -0.05, 0.52, 0.64, -0.12, 0.56, 0.66,

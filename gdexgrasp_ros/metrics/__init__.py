@@ -1,0 +1,1 @@
+"""Grasp-quality metrics (dataset filtering, ranking, benchmark): geometry and simulation."""

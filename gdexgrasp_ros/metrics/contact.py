@@ -1,0 +1,86 @@
+"""Geometric grasp metrics (numpy; metres, cubic metres): penetration, intersection volume,
+part contact, force closure.
+
+Hands enter as surface points (vertices) and, for volumes, as a signed-distance callable
+(negative inside), so the same functions score OpenHand, MANO and analytic test shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import trimesh
+from scipy.spatial import cKDTree
+
+from ..objects.part_object import PartMesh
+from ..stage3.losses import force_closure_loss
+
+SdfFn = Callable[[np.ndarray], np.ndarray]
+CONTACT_THRESHOLD = 0.005  # m
+
+
+def _trimesh(mesh: PartMesh) -> trimesh.Trimesh:
+    return trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+
+
+def penetration_depth(hand_points: np.ndarray, object_mesh: PartMesh) -> float:
+    """Deepest hand point inside the (closed) object, metres; 0 when none is inside."""
+    inside_depth = trimesh.proximity.signed_distance(_trimesh(object_mesh), np.asarray(hand_points))  # + inside
+    return float(max(inside_depth.max(initial=0.0), 0.0))
+
+
+def object_voxels(object_mesh: PartMesh, pitch: float = 0.005, shell: bool = False) -> np.ndarray:
+    """Centres (M, 3) of the object's voxels at `pitch`: solid-filled, or the surface shell only."""
+    vox = trimesh.voxel.creation.voxelize(_trimesh(object_mesh), pitch)
+    if not shell:
+        vox = vox.fill()
+    return vox.points
+
+
+def intersection_volume(object_mesh: PartMesh, hand_sdf: SdfFn, pitch: float = 0.005, shell: bool = False) -> float:
+    """Volume (m^3) of object voxels (pitch 0.5 cm) whose centres lie inside the hand.
+
+    shell=False fills the object solid (the paper's solid intersection volume); shell=True
+    counts only the surface shell, as GraspTTA's variant does.
+    """
+    centres = object_voxels(object_mesh, pitch, shell)
+    if len(centres) == 0:
+        return 0.0
+    return float((hand_sdf(centres) < 0).sum()) * pitch**3
+
+
+def contact_mask(hand_points: np.ndarray, object_points: np.ndarray, threshold: float = CONTACT_THRESHOLD):
+    """(contacting (V,) bool, nearest object index (V,)) of hand points against an object cloud."""
+    d, idx = cKDTree(object_points).query(np.asarray(hand_points))
+    return d < threshold, idx
+
+
+def part_contact_ratio(hand_points: np.ndarray, object_points: np.ndarray, part_mask: np.ndarray,
+                       threshold: float = CONTACT_THRESHOLD) -> float:  # fmt: skip
+    """Fraction of contacting hand points (within threshold) whose nearest object point is on the part (0 if none)."""
+    touching, idx = contact_mask(hand_points, object_points, threshold)
+    if not touching.any():
+        return 0.0
+    return float(np.asarray(part_mask, bool)[idx[touching]].mean())
+
+
+def on_part(ratio: float) -> bool:
+    """Part accuracy: a grasp is on-part when most of its contacts touch the target part."""
+    return ratio > 0.5
+
+
+def contact_count(hand_points: np.ndarray, object_points: np.ndarray, threshold: float = CONTACT_THRESHOLD) -> int:
+    return int(contact_mask(hand_points, object_points, threshold)[0].sum())
+
+
+def force_closure_residual(hand_points: np.ndarray, object_points: np.ndarray, object_normals: np.ndarray,
+                           n_contacts: int = 4) -> float:  # fmt: skip
+    """||G c|| of the n_contacts hand points nearest the object, pushing along the inward normals."""
+    d, idx = cKDTree(object_points).query(np.asarray(hand_points))
+    pick = np.argsort(d)[:n_contacts]
+    t = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float64)[None]  # noqa: E731
+    value = force_closure_loss(t(np.asarray(hand_points)[pick]), -t(object_normals[idx[pick]]),
+                               t(np.asarray(object_points).mean(0))[0])  # fmt: skip
+    return float(value[0])

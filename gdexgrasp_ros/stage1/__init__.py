@@ -1,0 +1,1 @@
+"""Stage 1 of G-DexGrasp: generalizable grasp prior retrieval (analysis, part localization, priors)."""

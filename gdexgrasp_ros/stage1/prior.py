@@ -1,0 +1,63 @@
+"""The grasp prior Gamma = (P, Theta_hat, C) that stage 1 hands to stages 2 and 3.
+
+P: the localized contact part (a point mask over the object), Theta_hat: the representative
+hand pose (joint angles), C: per-hand-vertex contact-map distribution (mean, std).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..hand.base import HandModel
+from ..hand.postures import canonical_posture
+
+# Which digits (0-3 index..little, 4 thumb, 5 palm) a posture's contacts use, per affordance:
+# the default prior contact weight of each digit's pad vertices before any data is seen.
+DIGIT_CONTACT = {
+    "handle-grip": (1.0, 1.0, 1.0, 0.8, 0.6, 0.7),
+    "twist": (1.0, 1.0, 0.6, 0.3, 1.0, 0.0),
+    "wrap-around-grip": (1.0, 1.0, 1.0, 0.8, 0.9, 0.6),
+    "base-support": (0.5, 0.5, 0.5, 0.4, 0.2, 1.0),
+    "trigger-squeeze": (1.0, 0.9, 0.9, 0.7, 0.6, 0.6),
+}
+
+
+@dataclass
+class GraspPrior:
+    affordance: str
+    part_name: str
+    joints: np.ndarray  # (D,) representative pose Theta_hat, radians
+    contact_mean: np.ndarray  # (V,) prior contact map C, 0..1 per hand vertex
+    contact_std: np.ndarray  # (V,) its spread; L_cmap weights vertices by exp(-std)
+    cluster_id: int = -1
+    hand_model: str = "open_hand"
+
+    def __post_init__(self):
+        self.joints = np.asarray(self.joints, dtype=np.float64)
+        self.contact_mean = np.asarray(self.contact_mean, dtype=np.float64)
+        self.contact_std = np.asarray(self.contact_std, dtype=np.float64)
+        if self.contact_mean.shape != self.contact_std.shape:
+            raise ValueError("contact mean and std must have one value per hand vertex")
+
+
+def posture_prior(hand: HandModel, affordance: str, part_name: str, std: float = 0.3) -> GraspPrior:
+    """A data-free prior: the canonical posture, contact on the pads of the digits it uses.
+
+    Used before a prior database exists and in tests; stage 1 retrieval replaces it with a
+    cluster's statistics.
+    """
+    weights = DIGIT_CONTACT[affordance]
+    link = hand.link_of_vertex.cpu().numpy()  # 0 palm, 1-12 fingers (3 each), 13-15 thumb
+    digit = np.where(link == 0, 5, (link - 1) // 3)
+    mean = np.zeros(len(link))
+    cand = hand.contact_candidates.cpu().numpy()
+    mean[cand] = np.asarray(weights)[digit[cand]]
+    return GraspPrior(affordance, part_name, canonical_posture(affordance), mean, np.full(len(link), std))
+
+
+def prior_tensors(prior: GraspPrior, device, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    t = lambda x: torch.as_tensor(x, dtype=dtype, device=device)  # noqa: E731
+    return t(prior.joints), t(prior.contact_mean), t(prior.contact_std)

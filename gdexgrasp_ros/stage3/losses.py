@@ -1,0 +1,79 @@
+"""Loss terms of the prior-guided optimization, one function each (torch, batched over K hands).
+
+Units: distances in metres, angles in radians; every term returns a (K,) tensor.
+Thresholds are tolerances: penetration shallower than c_pen / c_revpen is not penalised.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..hand.contact_map import contact_from_distance
+
+
+def contact_loss(vert_dist_to_part: torch.Tensor, prior_contact: torch.Tensor, n_vertices: int) -> torch.Tensor:
+    """L_contact = mean_j C_j * min_i ||v_j - O^P_i||  (metres).
+
+    vert_dist_to_part (K, S): distance of the S scored vertices to the nearest contact-part
+    point; prior_contact (S,): their prior contact C_j. Vertices outside S have C_j = 0, so the
+    mean runs over all n_vertices of the hand.
+    """
+    return (prior_contact * vert_dist_to_part).sum(-1) / n_vertices
+
+
+def contact_map_loss(vert_dist_to_object: torch.Tensor, prior_contact: torch.Tensor, prior_std: torch.Tensor,
+                     n_vertices: int) -> torch.Tensor:  # fmt: skip
+    """L_cmap = mean_j exp(-sigma_j) |C_hat_j - C_j|  (dimensionless, 0..1).
+
+    C_hat is the current contact map (GraspTTA form) from each vertex's object distance.
+    """
+    c_hat = contact_from_distance(vert_dist_to_object)
+    return (torch.exp(-prior_std) * (c_hat - prior_contact).abs()).sum(-1) / n_vertices
+
+
+def force_closure_loss(
+    contact_points: torch.Tensor, contact_normals: torch.Tensor, center: torch.Tensor
+) -> torch.Tensor:
+    """L_fc = || G c ||  (DexGraspNet's differentiable force closure).
+
+    contact_points (K, M, 3), contact_normals (K, M, 3) inward object normals at the contacts,
+    G = [I_3 ... I_3; [x_1]x ... [x_M]x] with x relative to the object centre (metres), so
+    G c = (sum_i n_i, sum_i x_i x n_i): net force (unitless) and net torque (metres) of unit
+    normal forces. Zero when unit pushes along the normals balance.
+    """
+    x = contact_points - center
+    force = contact_normals.sum(1)
+    torque = torch.linalg.cross(x, contact_normals, dim=-1).sum(1)
+    return torch.sqrt((force * force).sum(-1) + (torque * torque).sum(-1) + 1e-12)
+
+
+def penetration_loss(object_sdf_in_hand: torch.Tensor, c_pen: float) -> torch.Tensor:
+    """L_pen = sum_i max(0, -SD_hand(o_i) - c_pen)  (metres): object points inside the hand."""
+    return torch.relu(-object_sdf_in_hand - c_pen).sum(-1)
+
+
+def reverse_penetration_loss(vertices: torch.Tensor, nearest_points: torch.Tensor, nearest_normals: torch.Tensor,
+                             c_revpen: float, radius: float = 0.02) -> torch.Tensor:  # fmt: skip
+    """L_revpen = sum_j max(0, -(v_j - o_j) . n_j - c_revpen)  (metres): hand vertices inside the object.
+
+    Inside test from the nearest object point o_j and its outward normal n_j: robust on partial
+    clouds because only vertices within `radius` of the surface are judged (a far vertex's
+    nearest point may lie on a side the camera never saw).
+    """
+    diff = vertices - nearest_points
+    depth = -(diff * nearest_normals).sum(-1)
+    near = (diff.norm(dim=-1) < radius).to(depth.dtype)
+    return (torch.relu(depth - c_revpen) * near).sum(-1)
+
+
+def joint_limit_loss(joints: torch.Tensor, limits: torch.Tensor) -> torch.Tensor:
+    """L_joint = sum_d max(0, q_d - upper_d) + max(0, lower_d - q_d)  (radians)."""
+    return (torch.relu(joints - limits[:, 1]) + torch.relu(limits[:, 0] - joints)).sum(-1)
+
+
+def closeness_loss(fingertip_dist_to_object: torch.Tensor) -> torch.Tensor:
+    """L_close = mean over fingertip pad vertices of their object distance (metres).
+
+    The "without prior guidance" ablation's attraction term: fingers to the object, anywhere.
+    """
+    return fingertip_dist_to_object.mean(-1)

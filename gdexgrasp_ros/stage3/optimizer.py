@@ -1,0 +1,239 @@
+"""Prior-guided two-stage grasp optimization (G-DexGrasp stage 3), Adam through the hand.
+
+Sub-stage A: extrinsics (wrist rotation, translation) only, prior terms only (L_contact,
+L_cmap), lr 0.005, 700 iterations. Sub-stage B: all parameters, all terms, lr 0.001, 700
+iterations. A one-stage mode (B only) and a no-prior mode (L_close replaces the prior terms)
+serve the paper's ablations.
+
+CPU efficiency: nearest-neighbour correspondences come from a KD-tree and are refreshed every
+`refresh_every` iterations; distances are differentiable on the gathered pairs. Only the
+hand's contact candidates plus a fixed subsample of other vertices are scored, and the hand's
+signed distance is evaluated on the object points nearest to each hand (chosen at refresh).
+On CUDA the same code uses brute-force nearest neighbours (see geometry.nearest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..errors import ErrorCode, GraspError
+from ..geometry.nearest import NearestIndex
+from ..geometry.rotations import matrix_to_rot6d
+from ..hand.base import HandModel
+from ..objects.part_object import PartObject
+from ..stage1.prior import GraspPrior, prior_tensors
+from . import losses as L
+
+
+@dataclass
+class LossWeights:
+    contact: float = 50.0  # per metre of (C-weighted, vertex-averaged) distance
+    cmap: float = 1.0
+    fc: float = 0.2
+    pen: float = 100.0  # per metre of summed object-point depth
+    revpen: float = 100.0  # per metre of summed hand-vertex depth
+    joint: float = 10.0
+    spen: float = 100.0
+    close: float = 1.0
+
+
+@dataclass
+class OptimizerConfig:
+    iterations_a: int = 700
+    iterations_b: int = 700
+    lr_a: float = 0.005
+    lr_b: float = 0.001
+    mode: str = "two_stage"  # two_stage | one_stage | no_prior
+    c_pen: float = 0.001  # m, tolerated depth of object points inside the hand
+    c_revpen: float = 0.001  # m, tolerated depth of hand vertices inside the object
+    refresh_every: int = 5  # iterations between nearest-neighbour refreshes
+    pen_points: int = 96  # object points per hand scored by L_pen (nearest to the hand)
+    extra_vertices: int = 256  # non-candidate vertices also checked by L_revpen
+    fc_contacts: int = 4  # contacts used by L_fc
+    contact_threshold: float = 0.005  # m, a vertex within this of the object is in contact
+    cancel_check_every: int = 10
+    seed: int = 0
+    weights: LossWeights = field(default_factory=LossWeights)
+
+    def __post_init__(self):
+        if self.mode not in ("two_stage", "one_stage", "no_prior"):
+            raise ValueError(f"unknown optimizer mode '{self.mode}'")
+
+
+@dataclass
+class OptimizationResult:
+    rot6d: torch.Tensor  # (K, 6)
+    trans: torch.Tensor  # (K, 3)
+    joints: torch.Tensor  # (K, D)
+    loss: torch.Tensor  # (K,) final total loss
+    terms: dict[str, torch.Tensor]  # (K,) final value of each term
+    history: list[dict[str, float]]  # per iteration: mean total loss and stage
+    order: torch.Tensor  # candidate indices sorted best first
+
+
+ProgressFn = Callable[[str, float, int, float], None]
+
+
+class ObjectContext:
+    """Per-object structures built once: tensors, nearest-neighbour indices, part selection."""
+
+    def __init__(self, obj: PartObject, part_mask: np.ndarray, device, dtype=torch.float32):
+        if obj.normals is None:
+            raise GraspError(ErrorCode.INTERNAL_ERROR, "stage 3 needs object normals")
+        mask = np.asarray(part_mask, dtype=bool)
+        if not mask.any():
+            raise GraspError(ErrorCode.PART_NOT_FOUND, "the contact part has no points")
+        t = lambda x: torch.as_tensor(np.asarray(x), dtype=dtype, device=device)  # noqa: E731
+        self.points, self.normals = t(obj.points), t(obj.normals)
+        self.part_points = self.points[torch.as_tensor(mask, device=device)]
+        self.center = self.points.mean(0)
+        self.index = NearestIndex(self.points)
+        self.part_index = NearestIndex(self.part_points)
+
+
+class PriorGuidedOptimizer:
+    def __init__(self, hand: HandModel, config: OptimizerConfig | None = None):
+        self.hand = hand
+        self.cfg = config or OptimizerConfig()
+        device = hand.local_vertices.device if hasattr(hand, "local_vertices") else hand.v_template.device
+        self.device = device
+        n_vert = _vertex_count(hand)
+        g = torch.Generator().manual_seed(self.cfg.seed)
+        cand = hand.contact_candidates.cpu()
+        others = torch.tensor(sorted(set(range(n_vert)) - set(cand.tolist())), dtype=torch.long)
+        extra = others[torch.randperm(len(others), generator=g)[: self.cfg.extra_vertices]]
+        self.scored = torch.cat([cand, extra]).to(device)  # vertices the losses look at
+        self.n_cand = len(cand)
+        self.n_vertices = n_vert
+        self.tips = _fingertip_candidates(hand).to(device)
+
+    def run(self, obj: ObjectContext, prior: GraspPrior, rot6d: torch.Tensor, trans: torch.Tensor,
+            joints: torch.Tensor | None = None, progress: ProgressFn | None = None,
+            should_cancel: Callable[[], bool] | None = None) -> OptimizationResult:  # fmt: skip
+        """Optimise K candidates from the given initial wrist poses (joints default to the prior's)."""
+        torch.manual_seed(self.cfg.seed)
+        q0, c_prior, s_prior = prior_tensors(prior, self.device)
+        K = rot6d.shape[0]
+        r = rot6d.detach().clone().to(self.device).requires_grad_(True)
+        t = trans.detach().clone().to(self.device).requires_grad_(True)
+        q = (q0.expand(K, -1) if joints is None else joints).detach().clone().to(self.device).requires_grad_(True)
+        c_s, s_s = c_prior[self.scored], s_prior[self.scored]
+        history: list[dict[str, float]] = []
+        stages = self._stages()
+        total_iters = sum(n for _, n, _, _ in stages)
+        done = 0
+        terms: dict[str, torch.Tensor] = {}
+        for name, iters, lr, params in stages:
+            opt = torch.optim.Adam([{"r": r, "t": t, "q": q}[p] for p in params], lr=lr)
+            cache: dict = {}
+            for it in range(iters):
+                if should_cancel is not None and it % self.cfg.cancel_check_every == 0 and should_cancel():
+                    raise GraspError(ErrorCode.CANCELED, f"canceled during optimization ({name}, iteration {it})")
+                out = self.hand.forward(r, t, q)
+                if it % self.cfg.refresh_every == 0:
+                    cache = self._refresh(obj, out)
+                terms = self._terms(obj, out, q, c_s, s_s, cache, full=(name != "A"))
+                total = self._total(terms)
+                opt.zero_grad(set_to_none=True)
+                total.sum().backward()
+                opt.step()
+                done += 1
+                history.append({"stage": name, "loss": float(total.detach().mean())})
+                if progress is not None and (it % self.cfg.cancel_check_every == 0 or it == iters - 1):
+                    progress(name, done / total_iters, K, float(total.detach().min()))
+        with torch.no_grad():
+            out = self.hand.forward(r, t, q)
+            cache = self._refresh(obj, out)
+            terms = {k: v.detach() for k, v in self._terms(obj, out, q, c_s, s_s, cache, full=True).items()}
+            final = self._total(terms)
+        return OptimizationResult(r.detach(), t.detach(), q.detach(), final, terms, history, torch.argsort(final))
+
+    # -- internals -----------------------------------------------------------------------------
+    def _stages(self):
+        c = self.cfg
+        if c.mode == "two_stage":
+            return [("A", c.iterations_a, c.lr_a, ("r", "t")), ("B", c.iterations_b, c.lr_b, ("r", "t", "q"))]
+        return [
+            ("B", c.iterations_a + c.iterations_b if c.mode == "no_prior" else c.iterations_b, c.lr_b, ("r", "t", "q"))
+        ]
+
+    def _refresh(self, obj: ObjectContext, out) -> dict:
+        """Correspondences for the next iterations (no gradient)."""
+        with torch.no_grad():
+            v = out.vertices[:, self.scored]
+            obj_idx = obj.index.indices(v)
+            part_idx = obj.part_index.indices(v[:, : self.n_cand])
+            sd = self.hand.signed_distance(out, obj.points.expand(v.shape[0], -1, -1))
+            pen_idx = torch.topk(sd, k=min(self.cfg.pen_points, sd.shape[1]), largest=False).indices
+        return {"obj": obj_idx, "part": part_idx, "pen": pen_idx}
+
+    def _terms(self, obj: ObjectContext, out, q, c_s, s_s, cache, full: bool) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        v = out.vertices[:, self.scored]
+        d_obj, _ = obj.index.nearest(v, cache["obj"])
+        terms = {}
+        if cfg.mode != "no_prior":
+            d_part, _ = obj.part_index.nearest(v[:, : self.n_cand], cache["part"])
+            terms["contact"] = L.contact_loss(d_part, c_s[: self.n_cand], self.n_vertices)
+            terms["cmap"] = L.contact_map_loss(d_obj, c_s, s_s, self.n_vertices)
+        else:
+            terms["close"] = L.closeness_loss(d_obj[:, self.tips])
+        if not full:
+            return terms
+        pen_pts = obj.points[cache["pen"]]
+        terms["pen"] = L.penetration_loss(self.hand.signed_distance(out, pen_pts), cfg.c_pen)
+        near_p, near_n = obj.points[cache["obj"]], obj.normals[cache["obj"]]
+        terms["revpen"] = L.reverse_penetration_loss(v, near_p, near_n, cfg.c_revpen)
+        terms["fc"] = self._fc(v[:, : self.n_cand], d_obj[:, : self.n_cand], near_n, obj.center)
+        terms["joint"] = L.joint_limit_loss(q, self.hand.joint_limits)
+        terms["spen"] = self.hand.self_penetration(out)
+        return terms
+
+    def _fc(self, v, d, near_n, center):
+        """Contacts: the fc_contacts candidate vertices nearest the object, pushing along -normal."""
+        idx = torch.topk(d, k=self.cfg.fc_contacts, largest=False).indices
+        pts = torch.gather(v, 1, idx[..., None].expand(-1, -1, 3))
+        normals = -torch.gather(near_n[:, : v.shape[1]], 1, idx[..., None].expand(-1, -1, 3))
+        return L.force_closure_loss(pts, normals, center)
+
+    def _total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = self.cfg.weights
+        return sum(getattr(w, k) * v for k, v in terms.items())
+
+
+def _vertex_count(hand: HandModel) -> int:
+    return int(hand.local_vertices.shape[0]) if hasattr(hand, "local_vertices") else int(hand.v_template.shape[0])
+
+
+def _fingertip_candidates(hand: HandModel) -> torch.Tensor:
+    """Positions within the scored set (candidates come first) of pad vertices on distal links."""
+    cand = hand.contact_candidates.cpu()
+    if hasattr(hand, "link_of_vertex"):
+        link = hand.link_of_vertex.cpu()[cand]
+        return torch.nonzero(torch.isin(link, torch.tensor([3, 6, 9, 12, 15])))[:, 0]
+    return torch.arange(len(cand))
+
+
+def initial_poses_facing(points: torch.Tensor, target: torch.Tensor, k: int, distance: float, seed: int = 0):
+    """K wrist poses around a target point with the palm (-z) facing it, from `distance` away.
+
+    Directions are spread on the half-sphere away from the object centre; used for
+    initialisation when no generator is available.
+    """
+    g = torch.Generator().manual_seed(seed)
+    center = points.mean(0)
+    away = torch.nn.functional.normalize(target - center, dim=0)
+    dirs = torch.nn.functional.normalize(torch.randn(k, 3, generator=g) * 0.6 + away, dim=-1)
+    z = dirs  # palm normal is -z: the wrist's +z points away from the target
+    ref = torch.tensor([0.0, 0.0, 1.0]).expand(k, 3)
+    x = torch.nn.functional.normalize(torch.linalg.cross(ref, z, dim=-1) + 1e-6, dim=-1)
+    y = torch.linalg.cross(z, x, dim=-1)
+    R = torch.stack([x, y, z], dim=-1)
+    # Put the palm centre (about 6 cm along +x, below the palm) over the target.
+    palm = torch.tensor([0.07, 0.0, -0.03])
+    trans = target + dirs * distance - (R @ palm)
+    return matrix_to_rot6d(R), trans
