@@ -28,7 +28,7 @@ FINGERTIP_KEYPOINTS = (4, 8, 12, 16, 20)
 
 @dataclass
 class HandOutput:
-    vertices: torch.Tensor  # (B, V, 3) world, metres
+    vertices: torch.Tensor  # (B, V, 3) world, metres (only the requested vertex_ids when given)
     normals: torch.Tensor  # (B, V, 3) unit outward vertex normals
     keypoints: torch.Tensor  # (B, 21, 3) MANO/OpenPose order
     link_rotations: torch.Tensor  # (B, L, 3, 3) world rotation of each link frame
@@ -59,8 +59,9 @@ class HandModel(ABC):
         """(C,) long vertex ids on the finger pads and palm: where a grasp touches."""
 
     @abstractmethod
-    def forward(self, rot6d: torch.Tensor, trans: torch.Tensor, joints: torch.Tensor) -> HandOutput:
-        """Pose a batch of hands."""
+    def forward(self, rot6d: torch.Tensor, trans: torch.Tensor, joints: torch.Tensor,
+                vertex_ids: torch.Tensor | None = None) -> HandOutput:  # fmt: skip
+        """Pose a batch of hands; with vertex_ids, vertices/normals hold only those vertices."""
 
     @abstractmethod
     def signed_distance(self, out: HandOutput, points: torch.Tensor) -> torch.Tensor:

@@ -135,7 +135,7 @@ class ManoHand(HandModel):
         pose = joints @ self.components if self.use_pca else joints
         return pose + self.hand_mean
 
-    def forward(self, rot6d, trans, joints, betas: torch.Tensor | None = None) -> HandOutput:
+    def forward(self, rot6d, trans, joints, vertex_ids=None, betas: torch.Tensor | None = None) -> HandOutput:
         B = joints.shape[0]
         betas = (
             torch.zeros(B, self.shapedirs.shape[-1], dtype=joints.dtype, device=joints.device)
@@ -151,6 +151,8 @@ class ManoHand(HandModel):
         kps = torch.cat([joints_w, tips], dim=1)[:, list(OPENPOSE_FROM_MANO)]
         link_R = Rw[:, None] @ G[..., :3, :3]
         normals = _vertex_normals(verts, self._faces)
+        if vertex_ids is not None:  # MANO skins every vertex anyway (normals need the full mesh)
+            verts, normals = verts[:, vertex_ids], normals[:, vertex_ids]
         return HandOutput(verts, normals, kps, link_R, joints_w, Rw)
 
     def skin(self, hand_pose: torch.Tensor, betas: torch.Tensor):

@@ -159,13 +159,17 @@ class OpenHand(HandModel):
     def contact_candidates(self) -> torch.Tensor:
         return self._candidates
 
-    def forward(self, rot6d, trans, joints) -> HandOutput:
+    def forward(self, rot6d, trans, joints, vertex_ids: torch.Tensor | None = None) -> HandOutput:
         Rw = rot6d_to_matrix(rot6d)
         R_loc, o_loc = self.link_frames(joints)
         R = Rw[:, None] @ R_loc
         o = (Rw[:, None] @ o_loc[..., None])[..., 0] + trans[:, None]
-        verts = (R[:, self.link_of_vertex] @ self.local_vertices[None, :, :, None])[..., 0] + o[:, self.link_of_vertex]
-        normals = (R[:, self.link_of_vertex] @ self.local_normals[None, :, :, None])[..., 0]
+        link, local, local_n = self.link_of_vertex, self.local_vertices, self.local_normals
+        if vertex_ids is not None:  # only the vertices a caller scores (the optimizer's hot path)
+            link, local, local_n = link[vertex_ids], local[vertex_ids], local_n[vertex_ids]
+        Rv = R[:, link]
+        verts = (Rv @ local[None, :, :, None])[..., 0] + o[:, link]
+        normals = (Rv @ local_n[None, :, :, None])[..., 0]
         return HandOutput(
             vertices=verts,
             normals=normals,

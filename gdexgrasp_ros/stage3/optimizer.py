@@ -50,7 +50,7 @@ class OptimizerConfig:
     mode: str = "two_stage"  # two_stage | one_stage | no_prior
     c_pen: float = 0.001  # m, tolerated depth of object points inside the hand
     c_revpen: float = 0.001  # m, tolerated depth of hand vertices inside the object
-    refresh_every: int = 5  # iterations between nearest-neighbour refreshes
+    refresh_every: int = 8  # iterations between nearest-neighbour refreshes
     pen_points: int = 96  # object points per hand scored by L_pen (nearest to the hand)
     extra_vertices: int = 256  # non-candidate vertices also checked by L_revpen
     fc_contacts: int = 4  # contacts used by L_fc
@@ -91,6 +91,9 @@ class ObjectContext:
         self.points, self.normals = t(obj.points), t(obj.normals)
         self.part_points = self.points[torch.as_tensor(mask, device=device)]
         self.center = self.points.mean(0)
+        # L_pen's points are picked at each refresh among these (every other point: the hand's
+        # signed distance over the whole cloud is the refresh's largest cost).
+        self.pen_candidates = torch.arange(0, len(self.points), 2, device=device)
         self.index = NearestIndex(self.points)
         self.part_index = NearestIndex(self.part_points)
 
@@ -133,7 +136,7 @@ class PriorGuidedOptimizer:
             for it in range(iters):
                 if should_cancel is not None and it % self.cfg.cancel_check_every == 0 and should_cancel():
                     raise GraspError(ErrorCode.CANCELED, f"canceled during optimization ({name}, iteration {it})")
-                out = self.hand.forward(r, t, q)
+                out = self.hand.forward(r, t, q, self.scored)
                 if it % self.cfg.refresh_every == 0:
                     cache = self._refresh(obj, out)
                 terms = self._terms(obj, out, q, c_s, s_s, cache, full=(name != "A"))
@@ -146,7 +149,7 @@ class PriorGuidedOptimizer:
                 if progress is not None and (it % self.cfg.cancel_check_every == 0 or it == iters - 1):
                     progress(name, done / total_iters, K, float(total.detach().min()))
         with torch.no_grad():
-            out = self.hand.forward(r, t, q)
+            out = self.hand.forward(r, t, q, self.scored)
             cache = self._refresh(obj, out)
             terms = {k: v.detach() for k, v in self._terms(obj, out, q, c_s, s_s, cache, full=True).items()}
             final = self._total(terms)
@@ -164,16 +167,17 @@ class PriorGuidedOptimizer:
     def _refresh(self, obj: ObjectContext, out) -> dict:
         """Correspondences for the next iterations (no gradient)."""
         with torch.no_grad():
-            v = out.vertices[:, self.scored]
+            v = out.vertices
             obj_idx = obj.index.indices(v)
             part_idx = obj.part_index.indices(v[:, : self.n_cand])
-            sd = self.hand.signed_distance(out, obj.points.expand(v.shape[0], -1, -1))
-            pen_idx = torch.topk(sd, k=min(self.cfg.pen_points, sd.shape[1]), largest=False).indices
+            cand = obj.points[obj.pen_candidates]
+            sd = self.hand.signed_distance(out, cand.expand(v.shape[0], -1, -1))
+            pen_idx = obj.pen_candidates[torch.topk(sd, k=min(self.cfg.pen_points, sd.shape[1]), largest=False).indices]
         return {"obj": obj_idx, "part": part_idx, "pen": pen_idx}
 
     def _terms(self, obj: ObjectContext, out, q, c_s, s_s, cache, full: bool) -> dict[str, torch.Tensor]:
         cfg = self.cfg
-        v = out.vertices[:, self.scored]
+        v = out.vertices  # the scored vertices only
         d_obj, _ = obj.index.nearest(v, cache["obj"])
         terms = {}
         if cfg.mode != "no_prior":

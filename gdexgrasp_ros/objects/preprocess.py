@@ -1,0 +1,480 @@
+"""Sensor-cloud preprocessing: from a raw camera cloud to one object's points with outward normals.
+
+Steps (each timed): drop non-finite points -> unit sanity check (millimetres?) -> optional
+crop box -> voxel downsample -> dominant (table) plane removal -> Euclidean clustering ->
+target selection -> normals (oriented towards the viewpoint) -> farthest-point sampling.
+
+Every kept point is an original input point (the first input point that falls in its voxel),
+so ``indices`` map the output back into the flattened input and labels and pixels follow.
+Units are metres; the viewpoint (the camera origin by default) is in the cloud's frame.
+Failures raise CloudPreprocessError (a ValueError) with a message that says what went wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import open3d as o3d
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+TARGET_MODES = ("largest", "nearest", "label")
+MILLIMETRE_MODES = ("error", "convert", "ignore")
+
+
+class CloudPreprocessError(ValueError):
+    """The cloud cannot be turned into an object (empty, wrong units, no object found)."""
+
+
+@dataclass
+class PreprocessConfig:
+    """Parameters of preprocess_cloud. Lengths in metres."""
+
+    # Axis-aligned crop box (cloud frame, metres, applied after unit conversion); both or neither.
+    crop_min: tuple[float, float, float] | None = None
+    crop_max: tuple[float, float, float] | None = None
+    # A cloud whose largest bounding-box side exceeds millimetre_extent is taken to be in
+    # millimetres: "error" raises, "convert" multiplies by 0.001, "ignore" skips the check.
+    millimetres: str = "error"
+    millimetre_extent: float = 20.0
+    voxel_size: float = 0.003  # voxel edge of the downsampling grid
+    # RANSAC plane (seeded numpy), removed only if it holds > plane_min_fraction of the voxels.
+    plane_distance: float = 0.008  # inlier distance threshold
+    plane_ransac_n: int = 3  # points per hypothesis
+    plane_iterations: int = 500  # hypotheses
+    plane_score_points: int = 2000  # hypotheses are ranked by their inliers among this many random voxels
+    plane_min_fraction: float = 0.15
+    # Flatness test: at least this fraction of the inliers must lie within plane_distance / 2 of
+    # the refitted plane. Sensor noise concentrates them there (0.86 at 3 mm noise); a band cut
+    # through a curved object (more inliers than a small table patch in a tight crop) spreads
+    # evenly (~0.5) and is then not removed.
+    plane_min_core_fraction: float = 0.75
+    # Also drop points on the far side of the plane from the viewpoint (table edges, floor):
+    # the camera sees the support surface from the side the objects stand on.
+    remove_below_plane: bool = True
+    # Euclidean clustering: points closer than cluster_eps are in the same object.
+    cluster_eps: float = 0.015
+    min_cluster_size: int = 50  # clusters with fewer voxels are ignored as clutter / sensor noise
+    # "largest": the cluster with most voxels; "nearest": the cluster with the point closest to
+    # target_point (cloud frame, metres); "label": the cluster with most points carrying target_label.
+    target: str = "largest"
+    target_point: tuple[float, float, float] | None = None
+    target_label: int | None = None
+    num_points: int = 2048  # output size (farthest-point sampled, repeated when too few)
+    # FPS costs num_points passes over its candidates (and slows sharply once they outgrow the
+    # cache): a larger object is first reduced to this many voxels, drawn at random with seed.
+    fps_max_candidates: int = 16384
+    viewpoint: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the camera origin in an optical-frame cloud
+    normal_radius: float | None = 0.01  # neighbourhood radius for normals (None: knn only)
+    normal_knn: int = 30  # at most this many neighbours for normals
+    seed: int = 0  # RANSAC and FPS-thinning seed: the same input gives the same output
+
+    def __post_init__(self):
+        if (self.crop_min is None) != (self.crop_max is None):
+            raise ValueError("give both crop_min and crop_max, or neither")
+        if self.crop_min is not None and np.any(np.asarray(self.crop_min) > np.asarray(self.crop_max)):
+            raise ValueError(f"crop_min {self.crop_min} exceeds crop_max {self.crop_max}")
+        if self.millimetres not in MILLIMETRE_MODES:
+            raise ValueError(f"millimetres must be one of {MILLIMETRE_MODES}, got '{self.millimetres}'")
+        if self.target not in TARGET_MODES:
+            raise ValueError(f"target must be one of {TARGET_MODES}, got '{self.target}'")
+        if self.target == "nearest" and self.target_point is None:
+            raise ValueError("target='nearest' needs target_point")
+        if self.target == "label" and self.target_label is None:
+            raise ValueError("target='label' needs target_label")
+        if self.normal_radius is not None and not self.normal_radius > 0:
+            raise ValueError(f"normal_radius must be positive or None, got {self.normal_radius}")
+        if not 0.0 <= self.plane_min_fraction <= 1.0 or not 0.0 <= self.plane_min_core_fraction <= 1.0:
+            raise ValueError("plane_min_fraction and plane_min_core_fraction are fractions in [0, 1]")
+        for name in ("voxel_size", "plane_distance", "cluster_eps", "millimetre_extent"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        least = {"num_points": 1, "fps_max_candidates": 1, "min_cluster_size": 3, "normal_knn": 3,
+                 "plane_ransac_n": 3, "plane_iterations": 1, "plane_score_points": 100}  # fmt: skip
+        for name, minimum in least.items():
+            if getattr(self, name) < minimum:
+                raise ValueError(f"{name} must be at least {minimum}, got {getattr(self, name)}")
+
+
+@dataclass
+class PreprocessResult:
+    """The target object (num_points rows) and where it came from in the input."""
+
+    points: np.ndarray  # (num_points, 3) metres, original input points (scaled when converted)
+    normals: np.ndarray  # (num_points, 3) unit, towards the viewpoint (outward for a camera's view)
+    labels: np.ndarray | None  # (num_points,) the input labels of the kept points, None when not given
+    indices: np.ndarray  # (num_points,) index of each point in the flattened input
+    pixel_rc: np.ndarray | None  # (num_points, 2) (row, col) of each point for an organised input, else None
+    padded: bool  # True when the object had fewer than num_points voxels and points were repeated
+    num_unique: int  # distinct points in the output
+    cluster_indices: np.ndarray  # flattened-input indices of ALL input points in the kept cluster's voxels
+    plane: np.ndarray | None  # (4,) a, b, c, d of the removed plane (viewpoint on the positive side)
+    num_clusters: int  # clusters found (of at least min_cluster_size voxels)
+    scale: float  # factor applied to the input (0.001 after a millimetre conversion, else 1)
+    input_shape: tuple  # shape of the points argument
+    timings_ms: dict[str, float] = field(default_factory=dict)  # per step, plus "total"
+
+    def cluster_mask(self) -> np.ndarray:
+        """Bool mask over the input's leading shape ((H, W) for an organised cloud): the kept cluster."""
+        mask = np.zeros(int(np.prod(self.input_shape[:-1])), dtype=bool)
+        mask[self.cluster_indices] = True
+        return mask.reshape(self.input_shape[:-1])
+
+
+class _Timer:
+    """Records milliseconds per named step."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {}
+        self._start = self._last = time.perf_counter()
+
+    def lap(self, name: str):
+        now = time.perf_counter()
+        self.times[name] = (now - self._last) * 1000
+        self._last = now
+
+    def total(self) -> dict[str, float]:
+        self.times["total"] = (time.perf_counter() - self._start) * 1000
+        return self.times
+
+
+def _flatten_input(points, labels) -> tuple[np.ndarray, np.ndarray | None, tuple]:
+    arr = np.asarray(points)
+    if arr.ndim not in (2, 3) or arr.shape[-1] != 3:
+        raise CloudPreprocessError(f"points must be (N, 3) or organised (H, W, 3), got shape {arr.shape}")
+    flat = arr.reshape(-1, 3).astype(np.float64, copy=False)
+    if labels is None:
+        return flat, None, arr.shape
+    lab = np.asarray(labels).reshape(-1)
+    if not (np.issubdtype(lab.dtype, np.integer) or np.issubdtype(lab.dtype, np.bool_)):
+        raise CloudPreprocessError(f"labels must be integers, got dtype {lab.dtype}")
+    if len(lab) != len(flat):
+        raise CloudPreprocessError(f"{len(lab)} labels for {len(flat)} points")
+    return flat, lab.astype(np.int64, copy=False), arr.shape
+
+
+def _unit_scale(pts: np.ndarray, config: PreprocessConfig) -> float:
+    """1.0 for metres; 0.001 when the extent says millimetres and conversion is configured."""
+    if config.millimetres == "ignore":
+        return 1.0
+    lo, hi = _bounds(pts)
+    extent = float((hi - lo).max())
+    if extent <= config.millimetre_extent:
+        return 1.0
+    if config.millimetres == "convert":
+        return 0.001
+    raise CloudPreprocessError(
+        f"the cloud spans {extent:.1f} units (> {config.millimetre_extent}): it is probably in millimetres, "
+        "not metres; convert it, or set millimetres='convert' (x0.001)"
+    )
+
+
+def _bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-axis min and max (column by column: numpy's axis-0 reduction of (N, 3) is ~20x slower)."""
+    return (np.array([points[:, k].min() for k in range(3)]), np.array([points[:, k].max() for k in range(3)]))
+
+
+def voxel_representatives(points: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel downsampling that keeps original points.
+
+    Returns (first, inverse): first[v] is the lowest index of the points in voxel v (voxels in
+    grid order), inverse[i] the voxel of point i.
+    """
+    lo, hi = _bounds(points)
+    if float(np.prod((hi - lo) / voxel_size + 2)) > 2.0**62:
+        raise CloudPreprocessError(f"a {hi - lo} m cloud has too many {voxel_size} m voxels; crop it")
+    # Cells are non-negative, so truncation is floor. Key order y, x, z: a camera's row-major
+    # scan then arrives nearly sorted, which the stable (run-exploiting) sort below is fast on.
+    cx, cy, cz = (((points[:, k] - lo[k]) * (1.0 / voxel_size)).astype(np.int64) for k in range(3))
+    keys = (cy * (cx.max() + 1) + cx) * (cz.max() + 1) + cz
+    # A stable sort puts the lowest input index first in each voxel: deterministic representatives.
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    new_voxel = np.empty(len(keys), dtype=bool)
+    new_voxel[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new_voxel[1:])
+    inverse = np.empty(len(points), dtype=np.int64)
+    inverse[order] = np.cumsum(new_voxel) - 1
+    return order[new_voxel], inverse
+
+
+def _to_o3d(points: np.ndarray) -> o3d.geometry.PointCloud:
+    return o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+
+
+def _ransac_plane(points: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, float] | None:
+    """RANSAC: the best of plane_iterations hypotheses, each a least-squares plane through
+    plane_ransac_n random points, scored by its inliers among plane_score_points random points.
+
+    numpy with a seeded generator rather than open3d's segment_plane: that one runs its
+    iterations in parallel threads and returned different planes for the same input and seed.
+    """
+    rng = np.random.default_rng(config.seed)
+    samples = points[rng.integers(0, len(points), size=(config.plane_iterations, config.plane_ransac_n))]
+    centers = samples.mean(1)
+    spread = samples - centers[:, None]
+    values, vectors = np.linalg.eigh(np.einsum("hni,hnj->hij", spread, spread))
+    normals = vectors[:, :, 0]  # smallest-variance direction of each sample
+    # Collinear (or repeated) points define no plane: their two smallest variances are both ~0.
+    proper = values[:, 1] > 1e-12 * np.maximum(values[:, 2], 1e-300)
+    if not proper.any():
+        return None
+    normals, centers = normals[proper], centers[proper]
+    offsets = -np.einsum("hi,hi->h", normals, centers)
+    scored = points[rng.choice(len(points), size=min(len(points), config.plane_score_points), replace=False)]
+    dist = scored @ normals.T + offsets  # (score points, hypotheses)
+    best = int(np.argmax((np.abs(dist) <= config.plane_distance).sum(0)))  # first best on ties
+    return normals[best], float(offsets[best])
+
+
+def _fit_plane(points: np.ndarray, viewpoint: np.ndarray, config: PreprocessConfig) -> np.ndarray | None:
+    """The dominant plane (a, b, c, d), unit normal towards the viewpoint; None if it is not dominant."""
+    if len(points) < config.plane_ransac_n:
+        return None
+    hypothesis = _ransac_plane(points, config)
+    if hypothesis is None:
+        return None
+    normal, offset = hypothesis
+    inliers = np.abs(points @ normal + offset) <= config.plane_distance
+    if inliers.sum() <= config.plane_min_fraction * len(points):
+        return None
+    # Least-squares refit on all the inliers: the sampled hypothesis is tilted by sensor noise.
+    inlier_pts = points[inliers]
+    center = inlier_pts.sum(0) / len(inlier_pts)
+    centered = inlier_pts - center
+    _, vecs = np.linalg.eigh(centered.T @ centered)
+    normal = vecs[:, 0]
+    if np.mean(np.abs(centered @ normal) < config.plane_distance / 2) < config.plane_min_core_fraction:
+        return None  # a slice through a curved surface, not a support plane
+    if np.dot(viewpoint - center, normal) < 0:
+        normal = -normal
+    return np.append(normal, -np.dot(normal, center))
+
+
+def _off_plane_mask(points: np.ndarray, plane: np.ndarray | None, config: PreprocessConfig) -> np.ndarray:
+    """Points kept after plane removal: off the plane and (optionally) on the viewpoint's side."""
+    if plane is None:
+        return np.ones(len(points), dtype=bool)
+    dist = points @ plane[:3] + plane[3]
+    if config.remove_below_plane:
+        return dist > config.plane_distance
+    return np.abs(dist) > config.plane_distance
+
+
+def _clusters(points: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean clusters: labels per point (-1 for clusters below min_cluster_size), kept cluster ids.
+
+    Linking all voxel pairs within eps is slow (~80 neighbours per voxel), so the linkage runs on
+    one representative per coarse cell of edge eps / 2.5, and points take their cell's label.
+    Points sharing a cell are within eps (diagonal 0.69 eps) and representatives are real points,
+    so objects further than eps apart stay separate, as with exact linkage; representatives of
+    occupied face-adjacent cells are at most sqrt(6) / 2.5 = 0.98 eps apart, so always linked, and
+    a densely sampled surface stays one cluster.
+    """
+    first, inverse = voxel_representatives(points, config.cluster_eps / 2.5)
+    pairs = cKDTree(points[first]).query_pairs(config.cluster_eps, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs), dtype=bool), (pairs[:, 0], pairs[:, 1])), shape=(len(first),) * 2)
+    _, cell_labels = connected_components(graph, directed=False)
+    labels = cell_labels[inverse].astype(np.int64)
+    sizes = np.bincount(labels)
+    small = sizes < config.min_cluster_size
+    labels[small[labels]] = -1
+    return labels, np.flatnonzero(~small)
+
+
+def _select_cluster(points, cluster_labels, kept, point_labels, config: PreprocessConfig) -> int:
+    """The id of the target cluster among the kept ones, per config.target."""
+    if config.target == "largest":
+        sizes = np.bincount(cluster_labels[cluster_labels >= 0], minlength=kept.max() + 1)
+        return int(kept[np.argmax(sizes[kept])])  # argmax takes the lowest id on ties
+    if config.target == "nearest":
+        dist = np.linalg.norm(points - np.asarray(config.target_point, dtype=np.float64), axis=1)
+        return int(kept[np.argmin([dist[cluster_labels == k].min() for k in kept])])
+    carrying = (point_labels == config.target_label) & (cluster_labels >= 0)
+    if not carrying.any():
+        raise CloudPreprocessError(
+            f"no point with label {config.target_label} is left in any cluster (removed as plane, clutter or noise)"
+        )
+    return int(np.argmax(np.bincount(cluster_labels[carrying])))
+
+
+def _normals(points: np.ndarray, viewpoint: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """Surface normals by local PCA, each flipped to face the viewpoint (the side the camera saw)."""
+    cloud = _to_o3d(points)
+    if config.normal_radius is None:
+        param = o3d.geometry.KDTreeSearchParamKNN(config.normal_knn)
+    else:
+        param = o3d.geometry.KDTreeSearchParamHybrid(config.normal_radius, config.normal_knn)
+    cloud.estimate_normals(param)
+    cloud.orient_normals_towards_camera_location(viewpoint)
+    return np.asarray(cloud.normals).copy()
+
+
+def farthest_point_sampling(points: np.ndarray, n: int) -> np.ndarray:
+    """Indices of min(n, N) distinct points, each the farthest from those already chosen.
+
+    Deterministic: starts from the point farthest from the centroid.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    if len(pts) == 0:
+        raise ValueError("farthest point sampling of an empty point set")
+    if n <= 0:
+        raise ValueError(f"number of samples must be positive, got {n}")
+    n = min(n, len(pts))
+    # Squared distances as |p|^2 - 2 p.q + |q|^2: one matrix-vector product per step, the
+    # cheapest numpy inner loop; in float32 (2x faster) after centring, which keeps |p|^2 at
+    # object scale so the cancellation error (~1e-9 m^2) is far below voxel spacing squared.
+    centered = pts - pts.mean(0)
+    p32 = centered.astype(np.float32)
+    sq = np.einsum("ij,ij->i", p32, p32)
+    nearest = np.full(len(pts), np.inf, dtype=np.float32)
+    dist = np.empty(len(pts), dtype=np.float32)
+    chosen = np.empty(n, dtype=np.int64)
+    current = int(np.argmax(np.einsum("ij,ij->i", centered, centered)))
+    for i in range(n):
+        chosen[i] = current
+        q = p32[current]
+        np.dot(p32, -2.0 * q, out=dist)
+        dist += sq
+        dist += q @ q
+        np.minimum(nearest, dist, out=nearest)
+        nearest[current] = -np.inf  # never chosen twice, even with duplicate coordinates
+        current = int(np.argmax(nearest))
+    return chosen
+
+
+def _sample(points: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, bool]:
+    """FPS to num_points indices; with fewer points, all of them in FPS order cycled (padded=True)."""
+    n = config.num_points
+    candidates = np.arange(len(points))
+    if len(points) > max(config.fps_max_candidates, n):
+        rng = np.random.default_rng(config.seed)
+        candidates = np.sort(rng.choice(len(points), size=max(config.fps_max_candidates, n), replace=False))
+    order = candidates[farthest_point_sampling(points[candidates], n)]
+    if len(order) == n:
+        return order, False
+    return np.resize(order, n), True
+
+
+def _finite_points(flat: np.ndarray) -> np.ndarray:
+    # x + y + z is finite exactly when all three are (inf - inf is NaN; only sums beyond 1e308,
+    # garbage anyway, overflow); 20x faster than isfinite(flat).all(1).
+    finite = np.flatnonzero(np.isfinite(flat[:, 0] + flat[:, 1] + flat[:, 2]))
+    if len(finite) == 0:
+        raise CloudPreprocessError(f"the cloud has no finite point (of {len(flat)})")
+    return finite
+
+
+def _crop(pts: np.ndarray, config: PreprocessConfig) -> np.ndarray | None:
+    """Indices into pts inside the crop box; None when there is no crop box (keep all)."""
+    if config.crop_min is None:
+        return None
+    inside = np.all((pts >= np.asarray(config.crop_min)) & (pts <= np.asarray(config.crop_max)), axis=1)
+    if not inside.any():
+        raise CloudPreprocessError(f"no point inside the crop box {config.crop_min} .. {config.crop_max}")
+    return np.flatnonzero(inside)
+
+
+def _clean(flat: np.ndarray, config: PreprocessConfig, timer: _Timer) -> tuple[np.ndarray, np.ndarray, float]:
+    """Finite points in metres inside the crop box: (input indices, points, unit scale applied).
+
+    The unit check runs before the crop: the crop box is in metres, and cropping a millimetre
+    cloud with it would silently keep the wrong points.
+    """
+    src = _finite_points(flat)
+    pts = np.take(flat, src, axis=0)  # take: several times faster than fancy indexing here
+    timer.lap("finite")
+    scale = _unit_scale(pts, config)
+    if scale != 1.0:
+        pts = pts * scale
+    timer.lap("units")
+    inside = _crop(pts, config)
+    if inside is not None:
+        src, pts = src[inside], np.take(pts, inside, axis=0)
+    timer.lap("crop")
+    return src, pts, scale
+
+
+@dataclass
+class _Segmentation:
+    points: np.ndarray  # (M, 3) one original point per voxel of the target cluster
+    source: np.ndarray  # (M,) their indices in the flattened input
+    cluster_indices: np.ndarray  # flattened-input indices of every point in those voxels
+    plane: np.ndarray | None
+    num_clusters: int
+
+
+def _segment(pts, src, labels, view, config: PreprocessConfig, timer: _Timer) -> _Segmentation:
+    """Voxelize, remove the support plane, cluster and pick the target cluster."""
+    first, inverse = voxel_representatives(pts, config.voxel_size)
+    vox_pts = pts[first]
+    timer.lap("voxel")
+    plane = _fit_plane(vox_pts, view, config)
+    off_plane = np.flatnonzero(_off_plane_mask(vox_pts, plane, config))
+    if len(off_plane) == 0:
+        raise CloudPreprocessError(
+            f"nothing is left after removing the dominant plane ({len(vox_pts)} voxels)"
+            + (f"; points beyond it from the viewpoint {view} were removed too" if config.remove_below_plane else "")
+        )
+    timer.lap("plane")
+    cluster_labels, kept = _clusters(vox_pts[off_plane], config)
+    if len(kept) == 0:
+        raise CloudPreprocessError(
+            f"no cluster of at least {config.min_cluster_size} voxels among {len(off_plane)} off-plane voxels"
+        )
+    timer.lap("cluster")
+    off_labels = None if labels is None else labels[src[first[off_plane]]]
+    target = _select_cluster(vox_pts[off_plane], cluster_labels, kept, off_labels, config)
+    members = off_plane[cluster_labels == target]  # voxel ids of the object
+    in_cluster = np.zeros(len(first), dtype=bool)
+    in_cluster[members] = True
+    seg = _Segmentation(vox_pts[members], src[first[members]], src[in_cluster[inverse]], plane, len(kept))
+    timer.lap("select")
+    return seg
+
+
+def preprocess_cloud(
+    points: np.ndarray,
+    config: PreprocessConfig | None = None,
+    labels: np.ndarray | None = None,
+    viewpoint: np.ndarray | None = None,
+) -> PreprocessResult:
+    """Extract the target object from a camera cloud (N, 3) or organised (H, W, 3).
+
+    labels: optional per-point integers (same leading shape), carried to the output and used by
+    target='label'. viewpoint: where the sensor was, in the cloud's frame in metres (default
+    config.viewpoint, the optical-frame origin); normals face it and the plane side uses it.
+    """
+    config = config or PreprocessConfig()
+    timer = _Timer()
+    flat, flat_labels, shape = _flatten_input(points, labels)
+    if config.target == "label" and flat_labels is None:
+        raise CloudPreprocessError("target='label' needs per-point labels")
+    view = np.asarray(config.viewpoint if viewpoint is None else viewpoint, dtype=np.float64).reshape(3)
+    src, pts, scale = _clean(flat, config, timer)
+    if config.target == "label" and not np.any(flat_labels[src] == config.target_label):
+        raise CloudPreprocessError(f"label {config.target_label} is not present in the (cropped) cloud")
+    seg = _segment(pts, src, flat_labels, view, config, timer)
+    normals = _normals(seg.points, view, config)
+    timer.lap("normals")
+    pick, padded = _sample(seg.points, config)
+    indices = seg.source[pick]
+    timer.lap("fps")
+    return PreprocessResult(
+        points=seg.points[pick],
+        normals=normals[pick],
+        labels=None if flat_labels is None else flat_labels[indices],
+        indices=indices,
+        pixel_rc=np.stack(np.divmod(indices, shape[1]), axis=1) if len(shape) == 3 else None,
+        padded=padded,
+        num_unique=min(len(seg.points), config.num_points),
+        cluster_indices=seg.cluster_indices,
+        plane=seg.plane,
+        num_clusters=seg.num_clusters,
+        scale=scale,
+        input_shape=tuple(shape),
+        timings_ms=timer.total(),
+    )
