@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import trimesh
 
+from gdexgrasp_ros.geometry.sampling import farthest_point_sampling
 from gdexgrasp_ros.objects.camera import PinholeCamera, look_at, render_depth_cloud, table_top_scene
 from gdexgrasp_ros.objects.part_object import PartMesh, PartObject, object_from_mesh
 from gdexgrasp_ros.objects.preprocess import (
     CloudPreprocessError,
     PreprocessConfig,
-    farthest_point_sampling,
     preprocess_cloud,
 )
 

@@ -21,6 +21,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from ..geometry.sampling import farthest_point_sampling
+
 TARGET_MODES = ("largest", "nearest", "label")
 MILLIMETRE_MODES = ("error", "convert", "ignore")
 
@@ -311,39 +313,6 @@ def _normals(points: np.ndarray, viewpoint: np.ndarray, config: PreprocessConfig
     cloud.estimate_normals(param)
     cloud.orient_normals_towards_camera_location(viewpoint)
     return np.asarray(cloud.normals).copy()
-
-
-def farthest_point_sampling(points: np.ndarray, n: int) -> np.ndarray:
-    """Indices of min(n, N) distinct points, each the farthest from those already chosen.
-
-    Deterministic: starts from the point farthest from the centroid.
-    """
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    if len(pts) == 0:
-        raise ValueError("farthest point sampling of an empty point set")
-    if n <= 0:
-        raise ValueError(f"number of samples must be positive, got {n}")
-    n = min(n, len(pts))
-    # Squared distances as |p|^2 - 2 p.q + |q|^2: one matrix-vector product per step, the
-    # cheapest numpy inner loop; in float32 (2x faster) after centring, which keeps |p|^2 at
-    # object scale so the cancellation error (~1e-9 m^2) is far below voxel spacing squared.
-    centered = pts - pts.mean(0)
-    p32 = centered.astype(np.float32)
-    sq = np.einsum("ij,ij->i", p32, p32)
-    nearest = np.full(len(pts), np.inf, dtype=np.float32)
-    dist = np.empty(len(pts), dtype=np.float32)
-    chosen = np.empty(n, dtype=np.int64)
-    current = int(np.argmax(np.einsum("ij,ij->i", centered, centered)))
-    for i in range(n):
-        chosen[i] = current
-        q = p32[current]
-        np.dot(p32, -2.0 * q, out=dist)
-        dist += sq
-        dist += q @ q
-        np.minimum(nearest, dist, out=nearest)
-        nearest[current] = -np.inf  # never chosen twice, even with duplicate coordinates
-        current = int(np.argmax(nearest))
-    return chosen
 
 
 def _sample(points: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, bool]:
