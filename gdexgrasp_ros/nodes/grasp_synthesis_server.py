@@ -14,19 +14,21 @@ import time
 
 import rclpy
 from gdexgrasp_msgs.action import SynthesizeGrasp
-from gdexgrasp_msgs.msg import GraspArrangement, StageTiming
+from gdexgrasp_msgs.msg import HandGrasp, StageTiming
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import PointCloud2
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 
 from ..errors import ErrorCode, GraspError
-from ..pipeline import STAGES, GraspSynthesizer
+from ..pipeline import STAGES, GraspSynthesizer, SynthesizerConfig
 from ..request import RawRequest, RequestDefaults, validate_request
+from ..stage3.optimizer import OptimizerConfig
 from .cloud_conversions import CloudFormatError, cloud_to_arrays, is_empty
+from .grasp_conversions import arrangement_msg, hand_grasp_msg
 
 
 class GraspSynthesisServer(Node):
@@ -42,11 +44,19 @@ class GraspSynthesisServer(Node):
         self.declare_parameter("robot_hands", ["leap_hand", "allegro_hand"])
         self.declare_parameter("device", "auto")
         self.declare_parameter("mano_model_path", "")
+        self.declare_parameter("num_candidates", 8)
+        self.declare_parameter("iterations_a", 700)
+        self.declare_parameter("iterations_b", 700)
+        self.declare_parameter("preprocess", True)
+        self.declare_parameter("analyzer", "offline")
+        self.declare_parameter("localizer", "geometric")
+        self.declare_parameter("label_names", [""])
+        self.declare_parameter("grasps_topic", "grasp")
 
         self._lock = threading.Lock()
         self._latest_cloud: PointCloud2 | None = None
         self._latest_instruction: str | None = None
-        self._synthesizer = synthesizer or GraspSynthesizer(device=self._param("device"))
+        self._synthesizer = synthesizer or GraspSynthesizer(self._synthesizer_config())
 
         topics = ReentrantCallbackGroup()
         goals = MutuallyExclusiveCallbackGroup()
@@ -60,6 +70,8 @@ class GraspSynthesisServer(Node):
         self.create_subscription(
             String, self._param("instruction_topic"), self._on_instruction, latched, callback_group=topics
         )
+        # The best grasp of every successful goal, for the retargeting node and RViz.
+        self._grasp_pub = self.create_publisher(HandGrasp, self._param("grasps_topic"), 10)
         self._action_server = ActionServer(
             self,
             SynthesizeGrasp,
@@ -73,6 +85,17 @@ class GraspSynthesisServer(Node):
 
     def _param(self, name: str):
         return self.get_parameter(name).value
+
+    def _synthesizer_config(self) -> SynthesizerConfig:
+        return SynthesizerConfig(
+            device=self._param("device"),
+            num_candidates=self._param("num_candidates"),
+            preprocess=self._param("preprocess"),
+            analyzer=self._param("analyzer"),
+            localizer=self._param("localizer"),
+            optimizer=OptimizerConfig(iterations_a=self._param("iterations_a"), iterations_b=self._param("iterations_b")),
+            mano_model_path=self._param("mano_model_path"),
+        )
 
     # -- topics -------------------------------------------------------------------------------
     def _on_cloud(self, msg: PointCloud2) -> None:
@@ -105,9 +128,14 @@ class GraspSynthesisServer(Node):
                 progress=lambda stage, frac, live, loss: self._feedback(goal_handle, stage, frac, live, loss),
                 should_cancel=lambda: goal_handle.is_cancel_requested,
             )
-            result.arrangement = _arrangement_msg(output.arrangement)
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=request.frame_id)
+            result.arrangement = arrangement_msg(output.arrangement)
+            result.grasps = [hand_grasp_msg(g, i, header, output.arrangement, request.hand_model)
+                             for i, g in enumerate(output.grasps)]  # fmt: skip
             result.timings = [StageTiming(stage=k, seconds=float(v)) for k, v in output.timings.items()]
             result.error_code = int(ErrorCode.SUCCESS)
+            if result.grasps:
+                self._grasp_pub.publish(result.grasps[0])
         except GraspError as err:
             result.error_code = int(err.code)
             result.error_string = err.message
@@ -160,7 +188,11 @@ class GraspSynthesisServer(Node):
             timeout=self._param("goal_timeout"),
             robot_hands=tuple(self._param("robot_hands")),
         )
-        return validate_request(raw, defaults)
+        request = validate_request(raw, defaults)
+        names = [n for n in self._param("label_names") if n]
+        if names:
+            request.extras["part_names"] = names
+        return request
 
     def _feedback(self, goal_handle, stage: str, progress: float, live: int, best_loss: float) -> None:
         fb = SynthesizeGrasp.Feedback()
@@ -170,14 +202,6 @@ class GraspSynthesisServer(Node):
         fb.live_candidates = int(live)
         fb.best_loss = float(best_loss)
         goal_handle.publish_feedback(fb)
-
-
-def _arrangement_msg(arr: dict) -> GraspArrangement:
-    msg = GraspArrangement()
-    for key, value in arr.items():
-        if hasattr(msg, key):
-            setattr(msg, key, value)
-    return msg
 
 
 def main(args=None) -> None:
