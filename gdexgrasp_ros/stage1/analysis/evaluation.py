@@ -1,0 +1,94 @@
+"""The project's instruction set (stage1/data/instructions.jsonl) and accuracy over it.
+
+Each line: {"instruction", "category", "parts", "affordance", "part", "kind"}, kind one of
+KINDS. Used by benchmarks/analysis_accuracy.py and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ...objects.affordances import AFFORDANCE_TABLE
+from .base import Arrangement, InstructionAnalyzer
+
+INSTRUCTION_SET = Path(__file__).resolve().parents[1] / "data" / "instructions.jsonl"
+KINDS = ("direct", "indirect", "no_part", "paraphrase", "typo", "other_language", "injection")
+FIELDS = ("instruction", "category", "parts", "affordance", "part", "kind")
+
+
+def load_instruction_set(path: str | Path | None = None) -> list[dict]:
+    """The rows of a JSONL instruction set, checked field by field."""
+    path = Path(path) if path else INSTRUCTION_SET
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        missing = [f for f in FIELDS if f not in row]
+        if missing:
+            raise ValueError(f"{path}:{n}: missing fields {missing}")
+        if row["kind"] not in KINDS:
+            raise ValueError(f"{path}:{n}: unknown kind '{row['kind']}'")
+        rows.append(row)
+    return rows
+
+
+def run_analyzer(analyzer: InstructionAnalyzer, rows: Sequence[dict]) -> list[Arrangement]:
+    """The analyzer's answer for every row (one batched pass when the analyzer offers it)."""
+    if hasattr(analyzer, "analyze_batch"):
+        return analyzer.analyze_batch(
+            [r["instruction"] for r in rows], [r["category"] for r in rows], [r["parts"] for r in rows]
+        )
+    return [analyzer.analyze(r["instruction"], r["category"], r["parts"]) for r in rows]
+
+
+def table_default(row: dict) -> tuple[str, str]:
+    """Baseline that ignores the text: the category's first table entry (part, its first affordance)."""
+    part, affs = next(iter(AFFORDANCE_TABLE[row["category"]].items()))
+    return affs[0], part
+
+
+def score(rows: Sequence[dict], answers: Sequence[tuple[str, str]]) -> dict:
+    """Affordance and part accuracy overall, per kind and per category."""
+    groups: dict[str, dict[str, list[int]]] = {
+        "kind": defaultdict(lambda: [0, 0, 0]),
+        "category": defaultdict(lambda: [0, 0, 0]),
+    }
+    total = [0, 0, 0]
+    for row, (aff, part) in zip(rows, answers, strict=True):
+        hit = [1, int(aff == row["affordance"]), int(part == row["part"])]
+        for acc in (total, groups["kind"][row["kind"]], groups["category"][row["category"]]):
+            for i in range(3):
+                acc[i] += hit[i]
+
+    def ratios(c: list[int]) -> dict:
+        return {"n": c[0], "affordance": c[1] / c[0], "part": c[2] / c[0]}
+
+    return {
+        **ratios(total),
+        "per_kind": {k: ratios(v) for k, v in sorted(groups["kind"].items(), key=lambda kv: KINDS.index(kv[0]))},
+        "per_category": {k: ratios(v) for k, v in sorted(groups["category"].items())},
+    }
+
+
+def evaluate(
+    analyzer: InstructionAnalyzer, rows: Sequence[dict], clock: Callable[[], float] = time.perf_counter
+) -> dict:
+    """score() of an analyzer, plus its fallback count and time per instruction."""
+    t0 = clock()
+    results = run_analyzer(analyzer, rows)
+    elapsed = clock() - t0
+    out = score(rows, [(a.affordance, a.contact_part) for a in results])
+    out["fallbacks"] = sum(a.fallback for a in results)
+    out["ms_per_instruction"] = 1000 * elapsed / max(1, len(rows))
+    out["mistakes"] = [
+        {"instruction": r["instruction"], "category": r["category"], "kind": r["kind"],
+         "want": [r["affordance"], r["part"]], "got": [a.affordance, a.contact_part]}
+        for r, a in zip(rows, results, strict=True)
+        if (a.affordance, a.contact_part) != (r["affordance"], r["part"])
+    ]  # fmt: skip
+    return out
