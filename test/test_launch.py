@@ -19,12 +19,14 @@ from gdexgrasp_ros.nodes import launch_local
 
 
 def _launch_file_nodes():
+    """(executable, name) of the project's own nodes; robot_state_publisher and rviz2 are not project nodes."""
     tree = ast.parse((ROOT / "launch" / "pipeline.launch.py").read_text())
     nodes = []
     for call in ast.walk(tree):
         if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "Node":
             kw = {k.arg: k.value for k in call.keywords}
-            nodes.append((kw["executable"].value, kw["name"].value))
+            if getattr(kw.get("package"), "value", None) == "gdexgrasp_ros":
+                nodes.append((kw["executable"].value, kw["name"].value))
     return nodes
 
 
@@ -48,6 +50,7 @@ def test_launch_file_and_local_launcher_agree():
         module = scripts[executable].split(":")[0]
         assert (module, name) in local, f"launch_local does not start {module} as {name}"
     assert len(local) == len(launched)
+    assert ("retargeting_node", "retargeting_node") in launched
 
 
 def test_local_launcher_brings_up_the_action_server():
@@ -68,11 +71,12 @@ def test_local_launcher_brings_up_the_action_server():
         threading.Thread(target=executor.spin, daemon=True).start()
         client = ActionClient(node, SynthesizeGrasp, f"/{ns}/synthesize_grasp")
         wait_for(client.server_is_ready, 30.0, "the launched action server", proc)
-        wait_for(
-            lambda: ("grasp_synthesis_server", f"/{ns}") in node.get_node_names_and_namespaces(),
-            10.0,
-            "the node name in the ROS graph",
-        )
+        for name in ("grasp_synthesis_server", "retargeting_node"):
+            wait_for(
+                lambda name=name: (name, f"/{ns}") in node.get_node_names_and_namespaces(),
+                30.0,
+                f"{name} in the ROS graph",
+            )
         executor.shutdown()
         node.destroy_node()
     finally:

@@ -17,8 +17,14 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_PARAMS = ROOT / "config" / "gdexgrasp.yaml"
 
-# (module, node name): keep in step with launch/pipeline.launch.py
-NODES = (("gdexgrasp_ros.nodes.grasp_synthesis_server", "grasp_synthesis_server"),)
+# (module, node name): keep in step with launch/pipeline.launch.py (its gdexgrasp_ros nodes).
+# robot_state_publisher and rviz2 are not on PyPI, so they are not started here: the retargeting
+# node then publishes robot_description itself (its default; the launch file turns that off) and
+# the robot wrist goes on robot_wrist_pose (no TF without tf2_ros).
+NODES = (
+    ("gdexgrasp_ros.nodes.grasp_synthesis_server", "grasp_synthesis_server"),
+    ("gdexgrasp_ros.nodes.retargeting_node", "retargeting_node"),
+)
 
 
 def node_command(module: str, name: str, namespace: str, params_file: str, device: str) -> list[str]:
