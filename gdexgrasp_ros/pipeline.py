@@ -221,8 +221,7 @@ class GraspSynthesizer:
         for g in grasps:
             wrist = np.eye(4)
             wrist[:3, :3], wrist[:3, 3] = g.rotation, g.translation
-            local = (g.keypoints - g.translation) @ g.rotation  # keypoints in the wrist frame
-            g.robot = retargeter.retarget(local, wrist_pose=wrist)
+            g.robot = retargeter.retarget(g.keypoints, wrist_pose=wrist)  # both in the request's frame
 
     # -- components (built once, on first use) -------------------------------------------------
     def _hand(self, name: str):

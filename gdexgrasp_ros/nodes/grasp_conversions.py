@@ -1,39 +1,80 @@
-"""Library results -> gdexgrasp_msgs messages (HandGrasp, GraspArrangement)."""
+"""Library results <-> gdexgrasp_msgs messages (HandGrasp, GraspArrangement, GraspQuality).
+
+Shared by the synthesis server (which fills whole results) and the retargeting node (which
+reads grasps and fills their robot fields).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from gdexgrasp_msgs.msg import GraspArrangement, GraspQuality, HandGrasp
-from geometry_msgs.msg import Point, Pose
+from geometry_msgs.msg import Point, Pose, Quaternion
 from scipy.spatial.transform import Rotation
 from std_msgs.msg import Header
-from trajectory_msgs.msg import JointTrajectoryPoint
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from ..pipeline import GraspCandidate
+from ..retarget.retargeter import RetargetingError, RetargetResult, pose_matrix
 
 
-def pose_msg(rotation: np.ndarray, translation: np.ndarray) -> Pose:
-    pose = Pose()
-    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in translation)
-    x, y, z, w = Rotation.from_matrix(rotation).as_quat()
-    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = float(x), float(y), float(z), float(w)
-    return pose
+# -- poses and points ------------------------------------------------------------------------------
+def pose_to_matrix(pose: Pose) -> np.ndarray:
+    p, q = pose.position, pose.orientation
+    return pose_matrix((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))
 
 
-def _matrix_pose(T: np.ndarray) -> Pose:
-    return pose_msg(T[:3, :3], T[:3, 3])
+def matrix_to_pose(T: np.ndarray) -> Pose:
+    x, y, z, w = (float(v) for v in Rotation.from_matrix(T[:3, :3]).as_quat())
+    px, py, pz = (float(v) for v in T[:3, 3])
+    return Pose(position=Point(x=px, y=py, z=pz), orientation=Quaternion(x=x, y=y, z=z, w=w))
 
 
 def points_msg(points: np.ndarray) -> list[Point]:
     return [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in np.asarray(points).reshape(-1, 3)]
 
 
+def grasp_keypoints(msg: HandGrasp) -> np.ndarray:
+    """(21, 3) keypoints of a HandGrasp; RetargetingError (clear message) when the count is wrong."""
+    if len(msg.keypoints) != 21:
+        raise RetargetingError(
+            f"grasp '{msg.id}': expected 21 keypoints (MANO/OpenPose order), got {len(msg.keypoints)}"
+        )
+    return np.array([(p.x, p.y, p.z) for p in msg.keypoints], dtype=float)
+
+
+# -- robot fields -------------------------------------------------------------------------------------
+def robot_posture(result: RetargetResult, positions: np.ndarray, frame_id: str) -> JointTrajectory:
+    traj = JointTrajectory(joint_names=list(result.joint_names))
+    traj.header.frame_id = frame_id
+    traj.points = [JointTrajectoryPoint(positions=[float(v) for v in positions])]
+    return traj
+
+
+def fill_robot_fields(msg: HandGrasp, result: RetargetResult) -> None:
+    """robot_name, grasp / pre-grasp postures and the robot base (URDF root) poses, in the grasp's frame."""
+    msg.robot_name = result.robot_name
+    msg.grasp_posture = robot_posture(result, result.positions, msg.header.frame_id)
+    msg.pre_grasp_posture = robot_posture(result, result.pre_grasp_positions, msg.header.frame_id)
+    msg.robot_wrist_pose = matrix_to_pose(result.base_pose)
+    msg.robot_pre_grasp_wrist_pose = matrix_to_pose(result.pre_grasp_base_pose)
+
+
+def retargeted_grasp(msg: HandGrasp, result: RetargetResult) -> HandGrasp:
+    """A copy of the grasp with its robot fields filled."""
+    out = HandGrasp()
+    for name in out.get_fields_and_field_types():
+        setattr(out, name, getattr(msg, name))
+    fill_robot_fields(out, result)
+    return out
+
+
+# -- synthesis results ------------------------------------------------------------------------------
 def arrangement_msg(arr: dict) -> GraspArrangement:
     msg = GraspArrangement()
-    for key in ("affordance", "contact_part", "object_category", "analyzer_backend", "localizer_backend", "rationale"):
+    for key in ("affordance", "contact_part", "object_category", "localizer_backend", "rationale"):
         if key in arr:
             setattr(msg, key, str(arr[key]))
-    msg.analyzer_backend = str(arr.get("analyzer_backend", arr.get("backend", msg.analyzer_backend)))
+    msg.analyzer_backend = str(arr.get("analyzer_backend", arr.get("backend", "")))
     msg.confidence = float(arr.get("confidence", 0.0))
     msg.fallback = bool(arr.get("fallback", False))
     return msg
@@ -57,7 +98,9 @@ def hand_grasp_msg(g: GraspCandidate, index: int, header: Header, arrangement: d
     msg.header = header
     msg.id = f"grasp_{index}"
     msg.hand_model = hand_model
-    msg.wrist_pose = pose_msg(g.rotation, g.translation)
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = g.rotation, g.translation
+    msg.wrist_pose = matrix_to_pose(T)
     msg.joint_names = list(g.joint_names)
     msg.joint_positions = [float(v) for v in g.joints]
     msg.keypoints = points_msg(g.keypoints)
@@ -67,23 +110,5 @@ def hand_grasp_msg(g: GraspCandidate, index: int, header: Header, arrangement: d
     msg.quality = quality_msg(g.quality)
     msg.contact_points = points_msg(g.contact_points)
     if g.robot is not None:
-        _fill_robot(msg, g.robot, header)
+        fill_robot_fields(msg, g.robot)
     return msg
-
-
-def _fill_robot(msg: HandGrasp, robot, header: Header) -> None:
-    """Copy a retargeting result (attributes or dict) into the message's robot fields."""
-    get = (lambda k, d=None: robot.get(k, d)) if isinstance(robot, dict) else (lambda k, d=None: getattr(robot, k, d))
-    msg.robot_name = str(get("robot_name", ""))
-    names = [str(n) for n in get("joint_names", [])]
-    for traj, key in ((msg.grasp_posture, "positions"), (msg.pre_grasp_posture, "pre_grasp_positions")):
-        values = get(key)
-        if values is None:
-            continue
-        traj.header = header
-        traj.joint_names = names
-        traj.points = [JointTrajectoryPoint(positions=[float(v) for v in values])]
-    for field_name, key in (("robot_wrist_pose", "wrist_pose"), ("robot_pre_grasp_wrist_pose", "pre_grasp_wrist_pose")):
-        T = get(key)
-        if T is not None and np.asarray(T).shape == (4, 4) and np.isfinite(T).all():
-            setattr(msg, field_name, _matrix_pose(np.asarray(T)))

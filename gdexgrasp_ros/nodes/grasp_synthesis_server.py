@@ -93,7 +93,9 @@ class GraspSynthesisServer(Node):
             preprocess=self._param("preprocess"),
             analyzer=self._param("analyzer"),
             localizer=self._param("localizer"),
-            optimizer=OptimizerConfig(iterations_a=self._param("iterations_a"), iterations_b=self._param("iterations_b")),
+            optimizer=OptimizerConfig(
+                iterations_a=self._param("iterations_a"), iterations_b=self._param("iterations_b")
+            ),
             mano_model_path=self._param("mano_model_path"),
         )
 

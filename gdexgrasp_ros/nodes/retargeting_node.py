@@ -28,44 +28,23 @@ import numpy as np
 import rclpy
 from builtin_interfaces.msg import Duration
 from gdexgrasp_msgs.msg import HandGrasp
-from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, TransformStamped
+from geometry_msgs.msg import PoseStamped, TransformStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
-from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import JointState, PointCloud2
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visualization_msgs.msg import MarkerArray
 
-from ..retarget.retargeter import RetargetingError, RetargetResult, load_retargeter, pose_matrix
+from ..retarget.retargeter import RetargetingError, RetargetResult, load_retargeter
 from ..viz.markers import GraspMarkerInput, contact_part_from_points, grasp_scene_markers
 from .cloud_conversions import CloudFormatError, cloud_to_arrays
+from .grasp_conversions import grasp_keypoints, matrix_to_pose, pose_to_matrix, retargeted_grasp
 from .marker_conversion import to_marker_array
 
 MAX_MARKER_POINTS = 4000  # object points drawn in the markers (a random subset beyond this)
-
-
-# -- message <-> numpy ----------------------------------------------------------------------------
-def pose_to_matrix(pose: Pose) -> np.ndarray:
-    p, q = pose.position, pose.orientation
-    return pose_matrix((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))
-
-
-def matrix_to_pose(T: np.ndarray) -> Pose:
-    x, y, z, w = (float(v) for v in Rotation.from_matrix(T[:3, :3]).as_quat())
-    px, py, pz = (float(v) for v in T[:3, 3])
-    return Pose(position=Point(x=px, y=py, z=pz), orientation=Quaternion(x=x, y=y, z=z, w=w))
-
-
-def grasp_keypoints(msg: HandGrasp) -> np.ndarray:
-    """(21, 3) keypoints of a HandGrasp; RetargetingError (clear message) when the count is wrong."""
-    if len(msg.keypoints) != 21:
-        raise RetargetingError(
-            f"grasp '{msg.id}': expected 21 keypoints (MANO/OpenPose order), got {len(msg.keypoints)}"
-        )
-    return np.array([(p.x, p.y, p.z) for p in msg.keypoints], dtype=float)
 
 
 def _duration(seconds: float) -> Duration:
@@ -79,26 +58,6 @@ def hand_trajectory(result: RetargetResult, pre_grasp_time: float, grasp_time: f
     for q, t in ((result.pre_grasp_positions, pre_grasp_time), (result.positions, grasp_time)):
         traj.points.append(JointTrajectoryPoint(positions=[float(v) for v in q], time_from_start=_duration(t)))
     return traj
-
-
-def _posture(result: RetargetResult, positions: np.ndarray, frame_id: str) -> JointTrajectory:
-    traj = JointTrajectory(joint_names=list(result.joint_names))
-    traj.header.frame_id = frame_id
-    traj.points = [JointTrajectoryPoint(positions=[float(v) for v in positions])]
-    return traj
-
-
-def retargeted_grasp(msg: HandGrasp, result: RetargetResult) -> HandGrasp:
-    """A copy of the grasp with its robot fields (robot_name, postures, robot wrist poses) filled."""
-    out = HandGrasp()
-    for name in out.get_fields_and_field_types():
-        setattr(out, name, getattr(msg, name))
-    out.robot_name = result.robot_name
-    out.grasp_posture = _posture(result, result.positions, msg.header.frame_id)
-    out.pre_grasp_posture = _posture(result, result.pre_grasp_positions, msg.header.frame_id)
-    out.robot_wrist_pose = matrix_to_pose(result.base_pose)
-    out.robot_pre_grasp_wrist_pose = matrix_to_pose(result.pre_grasp_base_pose)
-    return out
 
 
 def _transform_broadcaster(node: Node):
