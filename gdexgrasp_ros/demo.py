@@ -59,7 +59,7 @@ def run(out_dir: pathlib.Path, iterations: int, robot: str, seed: int = 0) -> di
     summary = {
         "instruction": INSTRUCTION,
         "arrangement": {k: result.arrangement.get(k) for k in ("affordance", "contact_part", "confidence",
-                                                               "backend", "localizer_backend", "fallback")},
+                                                               "analyzer_backend", "localizer_backend", "fallback")},
         "timings_s": {k: round(result.timings.get(k, 0.0), 3) for k in STAGES},
         "grasps": [{"score": round(g.quality.score, 3), "penetration_mm": round(g.quality.penetration_depth * 1000, 2),
                     "part_contact_ratio": round(g.quality.part_contact_ratio, 2), "contacts": g.quality.contact_count,

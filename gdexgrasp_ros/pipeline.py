@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from .errors import ErrorCode, GraspError
 from .geometry.rotations import rot6d_to_matrix
@@ -53,6 +54,10 @@ _STAGE_SPAN = {"preprocess": (0.0, 0.03), "analysis": (0.03, 0.06), "localizatio
 @dataclass
 class SynthesizerConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    # torch CPU threads (process-wide; 0 keeps torch's default). One is the fastest on a small
+    # robot computer shared with DDS and other nodes: the optimizer's tensors are small, and
+    # OpenMP threads that compete for busy cores slowed an iteration 10-20x in our measurements.
+    cpu_threads: int = 1
     num_candidates: int = 8  # K hands optimised together
     preprocess: bool = True  # run sensor-cloud preprocessing (plane removal, clustering, FPS)
     preprocess_config: PreprocessConfig = field(default_factory=PreprocessConfig)
@@ -62,6 +67,7 @@ class SynthesizerConfig:
     localizer_options: dict = field(default_factory=dict)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     standoff: float = 0.02  # m, initial palm distance from the part
+    up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
     mano_model_path: str = ""
     retargeting_config_dir: str = ""  # "" = the package's config/retargeting
     seed: int = 0
@@ -108,6 +114,8 @@ class GraspSynthesizer:
         if device is not None:
             self.config.device = device
         self.device = resolve_device(self.config.device)
+        if self.device.type == "cpu" and self.config.cpu_threads > 0:
+            torch.set_num_threads(self.config.cpu_threads)
         self._hands: dict[str, object] = {}
         self._analyzer = None
         self._localizers: dict[str, object] = {}
@@ -147,12 +155,15 @@ class GraspSynthesizer:
     def _preprocess(self, request: SynthesisRequest) -> PartObject:
         pts = request.points
         labels = request.labels
+        up = np.asarray(self.config.up_axis, dtype=float)
         if self.config.preprocess:
             try:
                 out = preprocess_cloud(pts, self.config.preprocess_config, labels=labels)
             except ValueError as err:
                 raise GraspError(ErrorCode.EMPTY_CLOUD, f"preprocessing found no object: {err}") from err
             points, normals, labels = out.points, out.normals, out.labels
+            if out.plane is not None:  # the table's normal, towards the camera: the scene's up
+                up = out.plane[:3]
         else:
             points, normals = pts, _estimate_normals(pts)
         part_names = list(request.extras.get("part_names", []))
@@ -161,7 +172,9 @@ class GraspSynthesizer:
             ids[(ids < 0) | (ids >= len(part_names))] = -1
         else:
             ids, part_names = np.full(len(points), -1), []
-        return PartObject(points, normals, ids, part_names, request.object_category, "request")
+        obj = PartObject(points, normals, ids, part_names, request.object_category, "request")
+        obj.extras["up"] = up / np.linalg.norm(up)
+        return obj
 
     def _analyze(self, request: SynthesisRequest, obj: PartObject) -> dict:
         analyzer = self._get_analyzer()
@@ -171,14 +184,16 @@ class GraspSynthesizer:
             raise
         except Exception as err:  # noqa: BLE001 - every analyzer failure maps to one code
             raise GraspError(ErrorCode.ANALYSIS_FAILED, f"instruction analysis failed: {err}") from err
-        return arr.to_dict()
+        return arr.to_msg_fields()
 
     def _localize(self, obj: PartObject, arrangement: dict) -> np.ndarray:
         name = "labels" if (obj.part_ids >= 0).any() else self.config.localizer
         localizer = self._get_localizer(name)
         part = arrangement["contact_part"]
+        # Localizers reason about top / bottom with +z up: turn the object so the scene's up is +z.
+        R_up = Rotation.align_vectors([[0.0, 0.0, 1.0]], [obj.extras["up"]])[0].as_matrix()
         try:
-            found = localizer.localize(obj, part)
+            found = localizer.localize(obj.transformed(R_up, np.zeros(3)), part)
         except Exception as err:  # noqa: BLE001
             raise GraspError(ErrorCode.PART_NOT_FOUND, f"could not find the {part}: {err}") from err
         mask = np.asarray(found.mask, dtype=bool)

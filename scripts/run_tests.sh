@@ -9,6 +9,7 @@ set +u
 source scripts/env.sh
 set -u
 ruff check . && ruff format --check . >/dev/null || { echo "ruff: run 'ruff check --fix . && ruff format .'" >&2; exit 1; }
-# 2 cores on CI: keep torch from oversubscribing them while ROS nodes run in other processes.
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# 2 cores on CI, shared by the test process and the ROS nodes it starts: OpenMP threads that
+# compete for busy cores make torch 10-20x slower, so each process gets one.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 exec python -m pytest "$@"

@@ -44,6 +44,7 @@ class GraspSynthesisServer(Node):
         self.declare_parameter("robot_hands", ["leap_hand", "allegro_hand"])
         self.declare_parameter("device", "auto")
         self.declare_parameter("mano_model_path", "")
+        self.declare_parameter("cpu_threads", 1)
         self.declare_parameter("num_candidates", 8)
         self.declare_parameter("iterations_a", 700)
         self.declare_parameter("iterations_b", 700)
@@ -89,6 +90,7 @@ class GraspSynthesisServer(Node):
     def _synthesizer_config(self) -> SynthesizerConfig:
         return SynthesizerConfig(
             device=self._param("device"),
+            cpu_threads=self._param("cpu_threads"),
             num_candidates=self._param("num_candidates"),
             preprocess=self._param("preprocess"),
             analyzer=self._param("analyzer"),
