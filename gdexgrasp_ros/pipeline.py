@@ -23,6 +23,7 @@ from scipy.spatial.transform import Rotation
 from .errors import ErrorCode, GraspError
 from .geometry.rotations import rot6d_to_matrix
 from .hand import load_hand_model
+from .metrics.contact import contact_mask
 from .metrics.quality import GraspQuality, evaluate_grasp
 from .objects.part_object import PartObject
 from .objects.preprocess import PreprocessConfig, preprocess_cloud
@@ -217,7 +218,7 @@ class GraspSynthesizer:
         for k in opt.order.tolist():
             verts = out.vertices[k].cpu().numpy()
             quality = evaluate_grasp(verts, obj.points, obj.normals, mask)
-            near = np.linalg.norm(verts[:, None] - obj.points[None, ::8], axis=-1).min(1) < 0.005
+            near, _ = contact_mask(verts, obj.points)
             grasps.append(GraspCandidate(
                 rotation=R[k], translation=opt.trans[k].cpu().numpy(), joint_names=tuple(hand.joint_names),
                 joints=opt.joints[k].cpu().numpy(), keypoints=out.keypoints[k].cpu().numpy(), vertices=verts,

@@ -1,0 +1,129 @@
+"""The whole pipeline: library (GraspSynthesizer) and the action server over DDS, on the demo scene."""
+
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+import rclpy
+from conftest import ROOT
+from gdexgrasp_msgs.action import SynthesizeGrasp
+from gdexgrasp_msgs.msg import HandGrasp
+from rclpy.action import ActionClient
+from rclpy.executors import SingleThreadedExecutor
+from ros_helpers import start_node, stop_node, wait_for
+from std_msgs.msg import Header
+
+from gdexgrasp_ros.demo import INSTRUCTION, default_scene
+from gdexgrasp_ros.errors import ErrorCode, GraspError
+from gdexgrasp_ros.nodes.cloud_conversions import arrays_to_cloud
+from gdexgrasp_ros.pipeline import STAGES, GraspSynthesizer, SynthesizerConfig
+from gdexgrasp_ros.request import RawRequest, validate_request
+from gdexgrasp_ros.stage3.optimizer import OptimizerConfig
+
+FAST = OptimizerConfig(iterations_a=60, iterations_b=60)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    s = default_scene(0)
+    # The camera's labels on the target only: the "labels" localizer path (the part names travel separately).
+    labels = np.where(s.cloud.object_index == 0, s.cloud.part_ids, -1)
+    return s, labels
+
+
+@pytest.fixture(scope="module")
+def synthesizer():
+    return GraspSynthesizer(SynthesizerConfig(optimizer=FAST))
+
+
+def _request(scene, **kw):
+    s, labels = scene
+    req = validate_request(RawRequest(points=s.cloud.points, labels=labels, instruction=kw.pop("instruction", INSTRUCTION),
+                                      object_category="kettle", max_grasps=3, **kw))  # fmt: skip
+    req.extras["part_names"] = s.objects[0].part_names
+    return req
+
+
+def test_pipeline_grasps_the_kettle_by_its_handle(scene, synthesizer):
+    stages = []
+    result = synthesizer.synthesize(_request(scene, robot_hand="leap_hand"), progress=lambda *a: stages.append(a))
+    assert result.arrangement["affordance"] == "handle-grip" and result.arrangement["contact_part"] == "handle"
+    assert result.arrangement["localizer_backend"] == "labels"
+    assert set(result.timings) == set(STAGES)
+    assert [a[0] for a in stages if a[1] in (0.0,)] or stages[0][0] == "preprocess"
+    fractions = [a[1] for a in stages]
+    assert fractions == sorted(fractions) and fractions[-1] > 0.9, "progress only moves forward"
+    assert 1 <= len(result.grasps) <= 3
+    scores = [g.quality.score for g in result.grasps]
+    assert scores == sorted(scores, reverse=True)
+    best = result.grasps[0]
+    assert best.quality.part_contact_ratio > 0.5 and best.quality.penetration_depth < 0.01
+    assert best.keypoints.shape == (21, 3) and best.robot is not None and best.robot.robot_name == "leap_hand"
+    # The grasp is near the kettle's handle in the camera frame.
+    handle = result.object_points[result.part_mask]
+    assert np.linalg.norm(best.contact_points.mean(0) - handle.mean(0)) < 0.08
+
+
+def test_pipeline_cancellation_and_timeout(scene, synthesizer):
+    with pytest.raises(GraspError) as info:
+        synthesizer.synthesize(_request(scene), should_cancel=lambda: True)
+    assert info.value.code == ErrorCode.CANCELED
+    slow = GraspSynthesizer(SynthesizerConfig(optimizer=OptimizerConfig(iterations_a=100000, iterations_b=10)))
+    started = time.monotonic()
+    with pytest.raises(GraspError) as info:
+        slow.synthesize(_request(scene, timeout=3.0))
+    assert info.value.code == ErrorCode.TIMEOUT and time.monotonic() - started < 20
+
+
+def test_pipeline_reports_a_part_it_cannot_find(scene, synthesizer):
+    s, labels = scene
+    handle = s.objects[0].part_names.index("handle")
+    req = _request(scene)
+    req.labels = np.where(req.labels == handle, 0, req.labels)  # the camera saw no handle label
+    with pytest.raises(GraspError) as info:
+        synthesizer.synthesize(req)
+    assert info.value.code == ErrorCode.PART_NOT_FOUND and "handle" in info.value.message
+
+
+def test_action_server_returns_ranked_grasps_and_publishes_the_best(scene):
+    s, labels = scene
+    ns = f"/gdexgrasp_pipe_{uuid.uuid4().hex[:8]}"
+    server = start_node("gdexgrasp_ros.nodes.grasp_synthesis_server", ns, str(ROOT / "config" / "gdexgrasp.yaml"),
+                        ["-p", "iterations_a:=60", "-p", "iterations_b:=60",
+                         "-p", f"label_names:={s.objects[0].part_names}".replace("'", '"')])  # fmt: skip
+    rclpy.init()
+    node = rclpy.create_node("pipeline_client", namespace=ns)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    best = []
+    node.create_subscription(HandGrasp, "grasp", best.append, 10)
+    try:
+        client = ActionClient(node, SynthesizeGrasp, "synthesize_grasp")
+        wait_for(client.server_is_ready, 30.0, "the action server", server)
+        cloud = arrays_to_cloud(s.cloud.points, Header(frame_id="camera_optical_frame"), labels)
+        feedback = []
+        fut = client.send_goal_async(SynthesizeGrasp.Goal(cloud=cloud, instruction=INSTRUCTION, object_category="kettle",
+                                                          max_grasps=2), feedback_callback=feedback.append)  # fmt: skip
+        wait_for(fut.done, 30.0, "goal acceptance", server)
+        res_fut = fut.result().get_result_async()
+        wait_for(res_fut.done, 240.0, "the result", server)
+        res = res_fut.result().result
+        assert res.error_code == SynthesizeGrasp.Result.SUCCESS, res.error_string
+        assert res.arrangement.affordance == "handle-grip" and res.arrangement.contact_part == "handle"
+        assert 1 <= len(res.grasps) <= 2 and len(res.grasps[0].keypoints) == 21
+        g = res.grasps[0]
+        assert g.header.frame_id == "camera_optical_frame" and g.robot_name == "leap_hand"
+        assert len(g.grasp_posture.points[0].positions) == 16 and g.quality.score > 0
+        assert {t.stage for t in res.timings} == set(STAGES)
+        assert "optimization" in {f.feedback.stage_name for f in feedback}
+        wait_for(lambda: len(best) > 0, 10.0, "the best grasp on the grasp topic", server)
+        assert best[0].id == g.id
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown()
+        log = stop_node(server)
+    assert "Traceback" not in log, log
