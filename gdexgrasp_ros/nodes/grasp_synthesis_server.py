@@ -157,8 +157,11 @@ class GraspSynthesisServer(Node):
             goal_handle.canceled()
         else:
             goal_handle.abort()
-        level = self.get_logger().info if code == ErrorCode.SUCCESS else self.get_logger().warning
-        level(f"goal finished in {seconds:.2f} s: {code.name} {result.error_string}")
+        # Two call sites: rclpy fixes a log call's severity at its first use.
+        if code == ErrorCode.SUCCESS:
+            self.get_logger().info(f"goal finished in {seconds:.2f} s: {len(result.grasps)} grasp(s)")
+        else:
+            self.get_logger().warning(f"goal finished in {seconds:.2f} s: {code.name} {result.error_string}")
         return result
 
     def _build_request(self, goal: SynthesizeGrasp.Goal):
