@@ -1,0 +1,164 @@
+"""Fit the part-name models of the geometric localizer on the procedural TRAINING categories.
+
+    python -m gdexgrasp_ros.stage1.localization.fit [--seeds 8] [--check]
+
+For every training object (procedural.TRAIN_CATEGORIES only: the unseen categories and real
+shapes are what the localizer is evaluated on), the candidate parts are generated as at run
+time, and for each part family the object has, every candidate's IoU with the true part is
+known. A linear score per family is fitted so that a softmax over one object's candidates puts
+its mass on the best ones (listwise: the decision made at run time is "which candidate").
+The result is written to part_models.py next to this file (deterministic: same seeds, same file).
+--check refits and fails if the shipped file differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pprint
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+
+from ...objects.part_object import PartObject
+from ...objects.procedural import TRAIN_CATEGORIES, generate_object
+from .features import FEATURES, ProposalFeatures
+from .names import normalize_name, part_family
+from .naming import RULE_FAMILIES
+from .proposals import generate_proposals
+from .shape import ShapeAnalysis
+
+MODEL_FILE = Path(__file__).with_name("part_models.py")
+TARGET_TEMPERATURE = 0.05  # IoU difference that makes a candidate e times less wanted
+L2 = 1.0  # per feature, on standardised features (chosen by leave-one-category-out on training)
+MIN_OBJECTS = 3  # a family seen on fewer training objects gets no model
+
+
+def family_key(name: str) -> str:
+    """The model key of a part name: its family, or the normalised name when it has none."""
+    return part_family(name) or normalize_name(name)
+
+
+@dataclass
+class ObjectSample:
+    """One training object's candidates: features (P, F) and IoU with each true part family."""
+
+    category: str
+    seed: int
+    features: np.ndarray
+    ious: dict[str, np.ndarray]
+
+
+def proposal_ious(obj: PartObject, masks: np.ndarray) -> dict[str, np.ndarray]:
+    """IoU of every candidate mask (P, N) with each part family's points."""
+    out = {}
+    for key in sorted({family_key(n) for n in obj.part_names}):
+        ids = [i for i, n in enumerate(obj.part_names) if family_key(n) == key]
+        truth = np.isin(obj.part_ids, ids)
+        if not truth.any():
+            continue
+        inter = (masks & truth).sum(1)
+        union = (masks | truth).sum(1)
+        out[key] = inter / np.maximum(union, 1)
+    return out
+
+
+def sample_object(obj: PartObject, seed: int = 0) -> ObjectSample:
+    shape = ShapeAnalysis(obj)
+    proposals = generate_proposals(shape)
+    features = ProposalFeatures(shape).matrix(proposals)
+    masks = np.stack([p.mask for p in proposals]) if proposals else np.zeros((0, len(obj)), bool)
+    return ObjectSample(obj.category, seed, features, proposal_ious(obj, masks))
+
+
+def training_samples(seeds: range, categories=None) -> list[ObjectSample]:
+    categories = list(TRAIN_CATEGORIES) if categories is None else list(categories)
+    unknown = [c for c in categories if c not in TRAIN_CATEGORIES]
+    if unknown:
+        raise ValueError(f"part models are fitted on training categories only; not training: {unknown}")
+    return [sample_object(generate_object(c, s), s) for c in categories for s in seeds]
+
+
+def _listwise_loss(w: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray]], l2: float):
+    loss, grad = l2 * float(w @ w), 2 * l2 * w
+    for x, target in groups:
+        s = x @ w
+        p = np.exp(s - logsumexp(s))
+        loss -= float(target @ (s - logsumexp(s)))
+        grad += x.T @ (p - target)
+    return loss / len(groups), grad / len(groups)
+
+
+def fit_family(samples: list[ObjectSample], key: str, mean: np.ndarray, std: np.ndarray, l2: float = L2):
+    """Weights over standardised features for one family (None when too few objects have it)."""
+    groups = []
+    for s in samples:
+        if key in s.ious and len(s.features):
+            iou = s.ious[key]
+            target = np.exp((iou - iou.max()) / TARGET_TEMPERATURE)
+            groups.append(((s.features - mean) / std, target / target.sum()))
+    if len(groups) < MIN_OBJECTS:
+        return None
+    w0 = np.zeros(len(FEATURES))
+    res = minimize(_listwise_loss, w0, args=(groups, l2), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return res.x
+
+
+def fit_models(samples: list[ObjectSample], l2: float = L2) -> dict:
+    feats = np.concatenate([s.features for s in samples if len(s.features)])
+    mean, std = feats.mean(0), feats.std(0)
+    std = np.where(std > 1e-9, std, 1.0)
+    mean[FEATURES.index("bias")], std[FEATURES.index("bias")] = 0.0, 1.0
+    keys = sorted({k for s in samples for k in s.ious} - set(RULE_FAMILIES))
+    weights = {}
+    for key in keys:
+        w = fit_family(samples, key, mean, std, l2)
+        if w is not None:
+            weights[key] = [round(float(v), 6) for v in w]
+    objects = {k: sum(k in s.ious for s in samples) for k in keys}
+    return {
+        "features": list(FEATURES),
+        "mean": [round(float(v), 6) for v in mean],
+        "std": [round(float(v), 6) for v in std],
+        "weights": weights,
+        "trained_on": {
+            "categories": sorted({s.category for s in samples}),
+            "seeds": sorted({s.seed for s in samples}),
+            "objects_per_family": {k: objects[k] for k in weights},
+        },
+    }
+
+
+def render_module(models: dict) -> str:
+    body = pprint.pformat(models, width=110, sort_dicts=True, compact=True)
+    return (
+        '"""Part-name models of the geometric localizer (generated by fit.py; do not edit by hand).\n\n'
+        "Fitted on the procedural TRAINING categories only; see MODELS['trained_on'].\n"
+        '"""\n\n'
+        "# fmt: off\n"
+        f"MODELS = {body}\n"
+        "# fmt: on\n"
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=8, help="objects per training category")
+    parser.add_argument("--check", action="store_true", help="fail if the shipped models differ from a refit")
+    args = parser.parse_args(argv)
+    models = fit_models(training_samples(range(args.seeds)))
+    text = render_module(models)
+    if args.check:
+        same = MODEL_FILE.is_file() and MODEL_FILE.read_text() == text
+        print("part models are up to date" if same else f"{MODEL_FILE} differs from a refit")
+        return 0 if same else 1
+    MODEL_FILE.write_text(text)
+    print(f"wrote {MODEL_FILE} ({len(models['weights'])} part families)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The offline part localizer for unlabelled clouds: candidate parts from geometry, named by fitted models.
+
+1. ShapeAnalysis: the solid the points enclose, outward normals (estimated when missing), and
+   thickness at several scales.
+2. Proposals: thin pieces and thick cores at each scale, parts bounded by concave creases,
+   and slabs on top of the body (lids, caps).
+3. Naming: every candidate is described by ProposalFeatures; the queried part's family score
+   picks one (naming.py: handle and trigger from what a hand does with them, the other
+   families fitted on the procedural training categories, see fit.py).
+
+Deterministic: no randomness anywhere (farthest-point seeds, fixed scales, stable sorting).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ...objects.part_object import PartObject
+from .base import LocalizationResult, PartLocalizer, PartNotFound, SegmentInfo, check_query
+from .cloud import neighbour_pairs
+from .convexity import concavity_partitions
+from .features import ProposalFeatures
+from .names import PART_FAMILIES
+from .naming import PartModels
+from .proposals import Proposal, generate_proposals, min_part_points
+from .shape import ShapeAnalysis, ShapeConfig
+
+REPORTED_CANDIDATES = 8
+
+
+@dataclass
+class ObjectParts:
+    """Everything the localizer derived from one object (cached across queries)."""
+
+    shape: ShapeAnalysis
+    proposals: list[Proposal]
+    features: np.ndarray  # (P, F)
+    names: list[str]  # per proposal, the family it looks most like
+    name_scores: np.ndarray  # (P,) how much (0..1, relative to that family's best candidate)
+    segment_ids: np.ndarray  # (N,) crease-bounded pre-segmentation (see `segmentation`)
+
+
+def _vector(value) -> tuple[float, float, float]:
+    return tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(3))
+
+
+def _cloud_key(obj: PartObject, settings: tuple) -> str:
+    h = hashlib.sha1(np.ascontiguousarray(obj.points).tobytes())
+    if obj.normals is not None:
+        h.update(np.ascontiguousarray(obj.normals).tobytes())
+    h.update(repr(settings).encode())
+    return h.hexdigest()
+
+
+class GeometricLocalizer(PartLocalizer):
+    """Finds handles, lids/caps, triggers, spouts, bodies, blades ... on unlabelled points.
+
+    up: the object's up axis in the cloud's frame (default +z: standing on a table).
+    viewpoint: the sensor position in the cloud's frame when clouds are single camera views
+    (e.g. (0, 0, 0) for an optical-frame cloud); None for whole objects. Per object, the
+    extras "up" and "viewpoint" override both.
+    cache_size: how many analysed objects to keep (querying several parts of one object
+    analyses it once).
+    """
+
+    name = "geometric"
+
+    def __init__(self, up=(0.0, 0.0, 1.0), cache_size: int = 4, models: dict | None = None,
+                 shape_config: ShapeConfig | None = None, viewpoint=None):  # fmt: skip
+        self.config = replace(shape_config or ShapeConfig(), up=_vector(up),
+                              viewpoint=None if viewpoint is None else _vector(viewpoint))  # fmt: skip
+        self.models = PartModels(models)
+        self.cache_size = int(cache_size)
+        self._cache: OrderedDict[str, ObjectParts] = OrderedDict()
+
+    @property
+    def known_parts(self) -> list[str]:
+        """Part names this localizer can find (the modelled families and their synonyms)."""
+        names = []
+        for fam in self.models.families:
+            names += list(PART_FAMILIES.get(fam, (fam,)))
+        return names
+
+    def analyse(self, obj: PartObject) -> ObjectParts:
+        """Shape, candidates and their features for an object. obj.extras["up"] (a 3-vector in the
+        cloud's frame, e.g. from a camera pose) overrides the localizer's up axis; for a cloud
+        from one camera view, obj.extras["viewpoint"] (the sensor's position in the cloud's
+        frame, the origin of an optical-frame cloud) lets the unseen back be closed."""
+        up = _vector(obj.extras.get("up", self.config.up))
+        viewpoint = obj.extras.get("viewpoint", self.config.viewpoint)
+        viewpoint = None if viewpoint is None else _vector(viewpoint)
+        key = _cloud_key(obj, (up, viewpoint))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        shape = ShapeAnalysis(obj, replace(self.config, up=up, viewpoint=viewpoint))
+        proposals = generate_proposals(shape)
+        features = ProposalFeatures(shape).matrix(proposals)
+        names, scores = self.models.best_family(features)
+        parts = ObjectParts(shape, proposals, features, names, scores, segmentation(shape))
+        self._cache[key] = parts
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return parts
+
+    @staticmethod
+    def _info(parts: ObjectParts, i: int, score: float, selected: bool) -> SegmentInfo:
+        p = parts.proposals[i]
+        return SegmentInfo(i, parts.names[i], p.size, score, p.kind, bool(selected))
+
+    def localize(self, obj: PartObject, part_name: str) -> LocalizationResult:
+        check_query(obj, part_name)
+        family = self.models.family_of(part_name)
+        if family is None:
+            raise PartNotFound(part_name, f"the geometric localizer does not know what a '{part_name}' looks like; "
+                               f"it finds: {', '.join(self.known_parts)}", self.known_parts)  # fmt: skip
+        parts = self.analyse(obj)
+        if not parts.proposals:
+            raise PartNotFound(part_name, "the object could not be split into candidate parts (too few points?)")
+        pref = self.models.preference(parts.features, family)
+        order = np.argsort(-pref, kind="stable")
+        chosen = parts.proposals[int(order[0])]
+        segments = [self._info(parts, int(i), float(pref[i]), i == order[0]) for i in order[:REPORTED_CANDIDATES]]
+        return LocalizationResult(chosen.mask.copy(), self.name, float(pref[order[0]]), part_name, family, segments,
+                                  parts.segment_ids.copy(), notes=f"chose a {chosen.kind} candidate of "
+                                  f"{chosen.size} points among {len(parts.proposals)}")  # fmt: skip
+
+
+def segmentation(shape: ShapeAnalysis) -> np.ndarray:
+    """A partition of the points into crease-bounded segments (ids 0..S-1, largest first).
+
+    The finest crease level over-segments rather than merges parts; fragments smaller than a
+    candidate part join the neighbouring segment they touch most.
+    """
+    labels = concavity_partitions(shape)[0]
+    smallest = min_part_points(shape.n)
+    ids, counts = np.unique(labels, return_counts=True)
+    small = set(ids[counts < smallest].tolist())
+    if small and len(small) < len(ids):
+        pairs = neighbour_pairs(shape.points, shape.link_radius)
+        for part in sorted(small, key=lambda p: (np.sum(labels == p), p)):
+            members = labels == part
+            a, b = pairs[:, 0], pairs[:, 1]
+            cross = np.concatenate([labels[b][members[a] & ~members[b]], labels[a][members[b] & ~members[a]]])
+            if len(cross):
+                values, votes = np.unique(cross, return_counts=True)
+                labels[members] = values[np.argmax(votes)]
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    rank = np.empty(len(counts), dtype=np.int64)
+    rank[np.lexsort((np.arange(len(counts)), -counts))] = np.arange(len(counts))
+    return rank[inverse]
