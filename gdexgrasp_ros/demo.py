@@ -30,14 +30,19 @@ INSTRUCTION = "could you hold the kettle to pour some tea?"
 RANK_COLORS = [(0.95, 0.75, 0.6), (0.6, 0.8, 0.95), (0.7, 0.9, 0.6)]
 
 
-def default_scene(seed: int = 0):
+# Scene seed 1: the camera sees the kettle's handle. Single-view part localization is the weak
+# link (the handle is found on some views only; see benchmarks/localizer_iou.py --partial).
+DEFAULT_SEED = 1
+
+
+def default_scene(seed: int = DEFAULT_SEED):
     """The bundled scene: kettle (target) + mug + jar on a table, seen from a virtual camera."""
     target = generate_object("kettle", seed=seed)
     distractors = [generate_object("mug", seed=seed + 1), generate_object("jar", seed=seed + 2)]
     return table_top_scene(target, distractors, seed=seed)
 
 
-def run(out_dir: pathlib.Path, iterations: int, robot: str, seed: int = 0) -> dict:
+def run(out_dir: pathlib.Path, iterations: int, robot: str, seed: int = DEFAULT_SEED) -> dict:
     scene = default_scene(seed)
     request = validate_request(RawRequest(points=scene.cloud.points, frame_id="camera_optical_frame",
                                           instruction=INSTRUCTION, object_category="kettle", max_grasps=3,
@@ -107,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="out/demo")
     ap.add_argument("--iterations", type=int, default=700, help="iterations of each optimization sub-stage")
     ap.add_argument("--robot", default="leap_hand", help="robot hand to retarget to, or none")
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help="scene seed (object shapes, placement, camera)")
     args = ap.parse_args(argv)
     try:
-        summary = run(pathlib.Path(args.out), args.iterations, args.robot)
+        summary = run(pathlib.Path(args.out), args.iterations, args.robot, args.seed)
     except GraspError as err:
         print(f"demo failed: {err}", file=sys.stderr)
         return 1

@@ -193,8 +193,11 @@ class GraspSynthesizer:
         part = arrangement["contact_part"]
         # Localizers reason about top / bottom with +z up: turn the object so the scene's up is +z.
         R_up = Rotation.align_vectors([[0.0, 0.0, 1.0]], [obj.extras["up"]])[0].as_matrix()
+        upright = obj.transformed(R_up, np.zeros(3))
+        # The cloud's frame origin is taken as the sensor (true for camera clouds): what it saw.
+        upright.extras["viewpoint"] = np.zeros(3)
         try:
-            found = localizer.localize(obj.transformed(R_up, np.zeros(3)), part)
+            found = localizer.localize(upright, part)
         except Exception as err:  # noqa: BLE001
             raise GraspError(ErrorCode.PART_NOT_FOUND, f"could not find the {part}: {err}") from err
         mask = np.asarray(found.mask, dtype=bool)
