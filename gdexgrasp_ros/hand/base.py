@@ -43,20 +43,25 @@ class HandModel(ABC):
     joint_names: tuple[str, ...]
     link_names: tuple[str, ...]
 
+    # Set by every subclass's constructor.
+    _faces: torch.Tensor  # (F, 3) long, outward-oriented triangles of the surface mesh
+    _limits: torch.Tensor  # (D, 2) lower, upper in radians
+    _candidates: torch.Tensor  # (C,) long vertex ids on the finger pads and palm
+
     @property
-    @abstractmethod
     def faces(self) -> torch.Tensor:
         """(F, 3) long, outward-oriented triangles of the surface mesh."""
+        return self._faces
 
     @property
-    @abstractmethod
     def joint_limits(self) -> torch.Tensor:
         """(D, 2) lower, upper in radians."""
+        return self._limits
 
     @property
-    @abstractmethod
     def contact_candidates(self) -> torch.Tensor:
         """(C,) long vertex ids on the finger pads and palm: where a grasp touches."""
+        return self._candidates
 
     @abstractmethod
     def forward(self, rot6d: torch.Tensor, trans: torch.Tensor, joints: torch.Tensor,

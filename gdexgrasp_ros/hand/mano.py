@@ -118,18 +118,6 @@ class ManoHand(HandModel):
         self._manopth = _make_manopth_layer(model_path) if prefer_manopth else None
         self.to(device)
 
-    @property
-    def faces(self) -> torch.Tensor:
-        return self._faces
-
-    @property
-    def joint_limits(self) -> torch.Tensor:
-        return self._limits
-
-    @property
-    def contact_candidates(self) -> torch.Tensor:
-        return self._candidates
-
     def hand_pose(self, joints: torch.Tensor) -> torch.Tensor:
         """(B, D) parameters -> (B, 45) axis-angle of the 15 finger joints."""
         pose = joints @ self.components if self.use_pca else joints

@@ -147,18 +147,6 @@ class OpenHand(HandModel):
         self.palm_half = t(PALM_HALF_EXTENTS)
 
     # -- interface -------------------------------------------------------------------------
-    @property
-    def faces(self) -> torch.Tensor:
-        return self._faces
-
-    @property
-    def joint_limits(self) -> torch.Tensor:
-        return self._limits
-
-    @property
-    def contact_candidates(self) -> torch.Tensor:
-        return self._candidates
-
     def forward(self, rot6d, trans, joints, vertex_ids: torch.Tensor | None = None) -> HandOutput:
         Rw = rot6d_to_matrix(rot6d)
         R_loc, o_loc = self.link_frames(joints)

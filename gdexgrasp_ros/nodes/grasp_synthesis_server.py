@@ -17,7 +17,6 @@ from gdexgrasp_msgs.action import SynthesizeGrasp
 from gdexgrasp_msgs.msg import HandGrasp, StageTiming
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import PointCloud2
@@ -29,6 +28,7 @@ from ..request import RawRequest, RequestDefaults, validate_request
 from ..stage3.optimizer import OptimizerConfig
 from .cloud_conversions import CloudFormatError, cloud_to_arrays, is_empty
 from .grasp_conversions import arrangement_msg, hand_grasp_msg
+from .spin import exit_on_bad_configuration, spin_until_shutdown
 
 
 class GraspSynthesisServer(Node):
@@ -213,16 +213,11 @@ class GraspSynthesisServer(Node):
 
 def main(args=None) -> None:
     rclpy.init(args=args)
-    node = GraspSynthesisServer()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        node = GraspSynthesisServer()
+    except (GraspError, ValueError) as err:  # e.g. device cuda without CUDA, unknown hand model
+        exit_on_bad_configuration("grasp_synthesis_server", err)
+    spin_until_shutdown(node, num_threads=4)
 
 
 if __name__ == "__main__":

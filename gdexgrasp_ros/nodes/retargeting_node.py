@@ -30,7 +30,6 @@ from builtin_interfaces.msg import Duration
 from gdexgrasp_msgs.msg import HandGrasp
 from geometry_msgs.msg import PoseStamped, TransformStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import JointState, PointCloud2
@@ -43,6 +42,7 @@ from ..viz.markers import GraspMarkerInput, contact_part_from_points, grasp_scen
 from .cloud_conversions import CloudFormatError, cloud_to_arrays
 from .grasp_conversions import grasp_keypoints, matrix_to_pose, pose_to_matrix, retargeted_grasp
 from .marker_conversion import to_marker_array
+from .spin import exit_on_bad_configuration, spin_until_shutdown
 
 MAX_MARKER_POINTS = 4000  # object points drawn in the markers (a random subset beyond this)
 
@@ -284,20 +284,8 @@ def main(args=None) -> None:
     try:
         node = RetargetingNode()
     except RetargetingError as err:
-        # A bad configuration is the user's to fix: say what, exit non-zero, no traceback.
-        rclpy.logging.get_logger("retargeting_node").fatal(f"cannot start: {err}")
-        rclpy.try_shutdown()
-        raise SystemExit(1) from None
-    executor = MultiThreadedExecutor(num_threads=3)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.close()
-        rclpy.try_shutdown()
+        exit_on_bad_configuration("retargeting_node", err)
+    spin_until_shutdown(node, num_threads=3, close=node.close)
 
 
 if __name__ == "__main__":
