@@ -36,15 +36,6 @@ def axis_angle_to_matrix(aa: torch.Tensor) -> torch.Tensor:
     return eye + s * K + (1.0 - c) * (K @ K)
 
 
-def axis_rotation(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
-    """Rotation about a fixed unit axis (3,) by angles (...,) -> (..., 3, 3)."""
-    K = skew(axis.to(angle.dtype))
-    s = torch.sin(angle)[..., None, None]
-    c = torch.cos(angle)[..., None, None]
-    eye = torch.eye(3, dtype=angle.dtype, device=angle.device)
-    return eye + s * K + (1.0 - c) * (K @ K)
-
-
 def skew(v: torch.Tensor) -> torch.Tensor:
     """(..., 3) -> (..., 3, 3) cross-product matrix [v]x."""
     x, y, z = v.unbind(-1)

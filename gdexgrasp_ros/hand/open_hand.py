@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..geometry.rotations import axis_rotation, rot6d_to_matrix
+from ..geometry.rotations import rot6d_to_matrix, skew
 from ..geometry.sdf import rounded_box_sdf, tapered_capsule_sdf
 from ..geometry.surface_nets import surface_nets, surface_projection
 from .base import HandModel, HandOutput
@@ -140,6 +140,13 @@ class OpenHand(HandModel):
         self.thumb_axis1 = t([0.0, 0.0, 1.0])
         self.axis_y = t([0.0, 1.0, 0.0])
         self.axis_z = t([0.0, 0.0, 1.0])
+        # Rodrigues matrices K = [axis]x and K^2 of every elementary joint rotation, in link_frames' order.
+        axes = [self.axis_z, self.axis_y, self.axis_y, self.axis_y] * 4 + [self.thumb_axis0, self.thumb_axis1,
+                                                                          self.axis_y, self.axis_y]  # fmt: skip
+        self._K = skew(torch.stack(axes))
+        self._K2 = self._K @ self._K
+        self._eye3 = torch.eye(3, dtype=dtype)
+        self._ex = t([1.0, 0.0, 0.0])
         caps = [(s.lengths[i], s.radii[i], s.radii[i + 1]) for s in f for i in range(3)]
         caps += [(THUMB_LENGTHS[i], THUMB_RADII[i], THUMB_RADII[i + 1]) for i in range(3)]
         self.cap_params = t(caps)
@@ -190,18 +197,26 @@ class OpenHand(HandModel):
         """Link rotations (B, 16, 3, 3) and origins (B, 16, 3) in the wrist frame."""
         B = joints.shape[0]
         q = joints[:, :12].reshape(B, 4, 3)
-        R_mcp = self.finger_base @ axis_rotation(self.axis_z, q[..., 0]) @ axis_rotation(self.axis_y, q[..., 1])
-        R_pip = R_mcp @ axis_rotation(self.axis_y, q[..., 2])
-        R_dip = R_pip @ axis_rotation(self.axis_y, DIP_COUPLING * q[..., 2])
-        ex = torch.zeros(3, dtype=joints.dtype, device=joints.device)
-        ex[0] = 1.0
+        # All 20 elementary rotations (per finger: abduction, MCP, PIP, coupled DIP; thumb: 4) in
+        # one Rodrigues evaluation with precomputed axis matrices: far fewer small tensor ops.
+        angles = torch.cat([torch.stack([q[..., 0], q[..., 1], q[..., 2], DIP_COUPLING * q[..., 2]], -1).reshape(B, 16),
+                            joints[:, 12:16]], dim=1)  # fmt: skip
+        Rj = (
+            self._eye3
+            + torch.sin(angles)[..., None, None] * self._K
+            + (1 - torch.cos(angles))[..., None, None] * self._K2
+        )
+        Rf, Rt = Rj[:, :16].reshape(B, 4, 4, 3, 3), Rj[:, 16:]
+        R_mcp = self.finger_base @ Rf[:, :, 0] @ Rf[:, :, 1]
+        R_pip = R_mcp @ Rf[:, :, 2]
+        R_dip = R_pip @ Rf[:, :, 3]
+        ex = self._ex
         o_mcp = self.finger_mcp.expand(B, 4, 3)
         o_pip = o_mcp + (R_mcp @ ex) * self.finger_len[:, 0, None]
         o_dip = o_pip + (R_pip @ ex) * self.finger_len[:, 1, None]
-        qt = joints[:, 12:]
-        R_cmc = self.thumb_base @ axis_rotation(self.thumb_axis0, qt[:, 0]) @ axis_rotation(self.thumb_axis1, qt[:, 1])
-        R_tm = R_cmc @ axis_rotation(self.axis_y, qt[:, 2])
-        R_ti = R_tm @ axis_rotation(self.axis_y, qt[:, 3])
+        R_cmc = self.thumb_base @ Rt[:, 0] @ Rt[:, 1]
+        R_tm = R_cmc @ Rt[:, 2]
+        R_ti = R_tm @ Rt[:, 3]
         o_cmc = self.thumb_cmc.expand(B, 3)
         o_tm = o_cmc + (R_cmc @ ex) * self.thumb_len[0]
         o_ti = o_tm + (R_tm @ ex) * self.thumb_len[1]
