@@ -98,7 +98,35 @@ def _render(result, scene, out_dir: pathlib.Path) -> None:
                  f"on-part {q.part_contact_ratio:.0%}")  # fmt: skip
         views = (("three-quarter", 30.0, -60.0), ("side", 0.0, 0.0), ("top", 89.9, -90.0))
         render_views(meshes, title, str(out_dir / f"grasp_{i}.png"), points=cloud, views=views)
-    print(f"wrote {len(result.grasps[:3])} PNGs to {out_dir}")
+    _render_robot(result, T, world(result.object_points), out_dir / "scene_robot.png")
+    print(f"wrote {len(result.grasps[:3]) + 1} PNGs to {out_dir}")
+
+
+def _render_robot(result, T: np.ndarray, object_points: np.ndarray, path: pathlib.Path) -> None:
+    """The top human grasps and the robot hand at the best one's retargeted joints."""
+    from .retarget.retargeter import load_retargeter
+    from .viz.scene_render import SceneGrasp, render_scene, robot_hand_meshes
+
+    def pose(g):
+        P = np.eye(4)
+        P[:3, :3], P[:3, 3] = g.rotation, g.translation
+        return T @ P
+
+    grasps = [SceneGrasp(g.joints, pose(g)) for g in result.grasps[:3]]
+    best = result.grasps[0].robot
+    robot = None
+    if best is not None:
+        urdf = load_retargeter(best.robot_name).config.urdf_path
+        robot = robot_hand_meshes(urdf, best.joint_dict(), T @ best.base_pose)
+    render_scene(
+        str(path),
+        object_points,
+        result.part_mask.astype(int),
+        grasps,
+        robot,
+        contact_part_id=1,
+        title=f"{result.arrangement['affordance']} on the {result.arrangement['contact_part']}",
+    )
 
 
 def _hand_faces():
