@@ -26,7 +26,7 @@ from .hand import load_hand_model
 from .metrics.contact import contact_mask
 from .metrics.quality import GraspQuality, evaluate_grasp
 from .objects.part_object import PartObject
-from .objects.preprocess import PreprocessConfig, preprocess_cloud
+from .objects.preprocess import CloudUnitsError, PreprocessConfig, preprocess_cloud
 from .request import SynthesisRequest
 from .stage1.prior import GraspPrior, posture_prior
 from .stage2.part_init import part_facing_poses
@@ -101,7 +101,12 @@ class SynthesisResult:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N; got '{name}'") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N; got '{name}'")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise GraspError(ErrorCode.INVALID_GOAL, f"device '{name}' requested but CUDA is not available")
     return dev
@@ -121,6 +126,13 @@ class GraspSynthesizer:
         self._analyzer = None
         self._localizers: dict[str, object] = {}
         self._retargeters: dict[str, object] = {}
+
+    def load_components(self) -> None:
+        """Build the analyzer, the default localizer and the default hand now (a server calls this
+        at start-up, so a bad backend or model path is reported before the first goal)."""
+        self._get_analyzer()
+        self._get_localizer(self.config.localizer)
+        self._hand("open_hand")
 
     # -- public ------------------------------------------------------------------------------------
     def synthesize(self, request: SynthesisRequest, progress: ProgressCallback | None = None,
@@ -157,16 +169,20 @@ class GraspSynthesizer:
         pts = request.points
         labels = request.labels
         up = np.asarray(self.config.up_axis, dtype=float)
+        # The sensor's position in the request frame (the frame origin for camera clouds).
+        viewpoint = np.asarray(request.extras.get("viewpoint", np.zeros(3)), dtype=float)
         if self.config.preprocess:
             try:
-                out = preprocess_cloud(pts, self.config.preprocess_config, labels=labels)
+                out = preprocess_cloud(pts, self.config.preprocess_config, labels=labels, viewpoint=viewpoint)
+            except CloudUnitsError as err:
+                raise GraspError(ErrorCode.INVALID_GOAL, str(err)) from err
             except ValueError as err:
                 raise GraspError(ErrorCode.EMPTY_CLOUD, f"preprocessing found no object: {err}") from err
             points, normals, labels = out.points, out.normals, out.labels
             if out.plane is not None:  # the table's normal, towards the camera: the scene's up
                 up = out.plane[:3]
         else:
-            points, normals = pts, _estimate_normals(pts)
+            points, normals = pts, _estimate_normals(pts, viewpoint)
         part_names = list(request.extras.get("part_names", []))
         if labels is not None and part_names:
             ids = np.asarray(labels, dtype=np.int64)
@@ -175,6 +191,7 @@ class GraspSynthesizer:
             ids, part_names = np.full(len(points), -1), []
         obj = PartObject(points, normals, ids, part_names, request.object_category, "request")
         obj.extras["up"] = up / np.linalg.norm(up)
+        obj.extras["viewpoint"] = viewpoint
         return obj
 
     def _analyze(self, request: SynthesisRequest, obj: PartObject) -> dict:
@@ -194,8 +211,7 @@ class GraspSynthesizer:
         # Localizers reason about top / bottom with +z up: turn the object so the scene's up is +z.
         R_up = Rotation.align_vectors([[0.0, 0.0, 1.0]], [obj.extras["up"]])[0].as_matrix()
         upright = obj.transformed(R_up, np.zeros(3))
-        # The cloud's frame origin is taken as the sensor (true for camera clouds): what it saw.
-        upright.extras["viewpoint"] = np.zeros(3)
+        upright.extras["viewpoint"] = R_up @ obj.extras["viewpoint"]  # what the sensor saw
         try:
             found = localizer.localize(upright, part)
         except Exception as err:  # noqa: BLE001
@@ -316,10 +332,10 @@ class _StageTimer:
         return False
 
 
-def _estimate_normals(points: np.ndarray) -> np.ndarray:
+def _estimate_normals(points: np.ndarray, viewpoint: np.ndarray) -> np.ndarray:
     import open3d as o3d
 
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
     pcd.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(20))
-    pcd.orient_normals_towards_camera_location(np.zeros(3))
+    pcd.orient_normals_towards_camera_location(viewpoint)
     return np.asarray(pcd.normals)

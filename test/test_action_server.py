@@ -113,3 +113,22 @@ def test_latest_topic_values_are_used_and_node_stays_ready(client):
     assert codes[-1] not in (R.NO_CLOUD, R.NO_INSTRUCTION), codes
     assert any(f.feedback.stage_name == "preprocess" for f in feedback)
     assert server.poll() is None, "the server must survive every failed goal"
+
+
+def test_target_frame_without_tf2_is_transform_failed(client):
+    _, action, _ = client
+    out = _send(action, SynthesizeGrasp.Goal(cloud=_cloud(_points()), instruction="hold it", target_frame="base_link"))
+    try:
+        import tf2_ros  # noqa: F401
+    except ImportError:
+        assert out.result.error_code == R.TRANSFORM_FAILED and "base_link" in out.result.error_string
+    else:  # with tf2 but no transform published
+        assert out.result.error_code == R.TRANSFORM_FAILED
+
+
+def test_a_bad_device_parameter_stops_the_server_with_a_message():
+    proc = start_node("gdexgrasp_ros.nodes.grasp_synthesis_server", f"/bad_{uuid.uuid4().hex[:6]}",
+                      str(ROOT / "config" / "gdexgrasp.yaml"), ["-p", "device:=gpu"])  # fmt: skip
+    proc.wait(timeout=60)
+    log = stop_node(proc)
+    assert proc.returncode == 1 and "device must be" in log and "Traceback" not in log, log

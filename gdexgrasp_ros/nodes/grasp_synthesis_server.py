@@ -12,17 +12,22 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import rclpy
 from gdexgrasp_msgs.action import SynthesizeGrasp
 from gdexgrasp_msgs.msg import HandGrasp, StageTiming
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.time import Time
+from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header, String
 
 from ..errors import ErrorCode, GraspError
+from ..objects.preprocess import PreprocessConfig
 from ..pipeline import STAGES, GraspSynthesizer, SynthesizerConfig
 from ..request import RawRequest, RequestDefaults, validate_request
 from ..stage3.optimizer import OptimizerConfig
@@ -52,12 +57,24 @@ class GraspSynthesisServer(Node):
         self.declare_parameter("analyzer", "offline")
         self.declare_parameter("localizer", "geometric")
         self.declare_parameter("label_names", [""])
+        self.declare_parameter("analyzer_model", "")
+        self.declare_parameter("analyzer_base_url", "")
+        self.declare_parameter("analyzer_api_key_env", "OPENAI_API_KEY")
+        self.declare_parameter("analyzer_timeout", 20.0)
+        self.declare_parameter("analyzer_model_path", "")
+        self.declare_parameter("localizer_model_path", "")
+        self.declare_parameter("millimetres", "error")
+        self.declare_parameter("target_selection", "largest")
         self.declare_parameter("grasps_topic", "grasp")
 
         self._lock = threading.Lock()
         self._latest_cloud: PointCloud2 | None = None
         self._latest_instruction: str | None = None
-        self._synthesizer = synthesizer or GraspSynthesizer(self._synthesizer_config())
+        if synthesizer is None:
+            synthesizer = GraspSynthesizer(self._synthesizer_config())
+            synthesizer.load_components()  # a bad backend or model path fails here, not at the first goal
+        self._synthesizer = synthesizer
+        self._tf_buffer = _tf_buffer(self)
 
         topics = ReentrantCallbackGroup()
         goals = MutuallyExclusiveCallbackGroup()
@@ -88,7 +105,26 @@ class GraspSynthesisServer(Node):
         return self.get_parameter(name).value
 
     def _synthesizer_config(self) -> SynthesizerConfig:
+        analyzer, localizer = self._param("analyzer"), self._param("localizer")
+        analyzer_options: dict = {}
+        if analyzer == "openai":
+            analyzer_options = {"api_key_env": self._param("analyzer_api_key_env"),
+                                "timeout": self._param("analyzer_timeout")}  # fmt: skip
+            if self._param("analyzer_model"):
+                analyzer_options["model"] = self._param("analyzer_model")
+            if self._param("analyzer_base_url"):
+                analyzer_options["base_url"] = self._param("analyzer_base_url")
+        elif analyzer == "transformers" and self._param("analyzer_model_path"):
+            analyzer_options = {"model_path": self._param("analyzer_model_path")}
+        localizer_options = {}
+        if localizer == "detector" and self._param("localizer_model_path"):
+            localizer_options = {"model_path": self._param("localizer_model_path")}
         return SynthesizerConfig(
+            analyzer_options=analyzer_options,
+            localizer_options=localizer_options,
+            preprocess_config=PreprocessConfig(
+                millimetres=self._param("millimetres"), target=self._param("target_selection")
+            ),  # fmt: skip
             device=self._param("device"),
             cpu_threads=self._param("cpu_threads"),
             num_candidates=self._param("num_candidates"),
@@ -196,10 +232,31 @@ class GraspSynthesisServer(Node):
             robot_hands=tuple(self._param("robot_hands")),
         )
         request = validate_request(raw, defaults)
+        if request.target_frame and request.target_frame != request.frame_id:
+            self._express_in_target_frame(request)
         names = [n for n in self._param("label_names") if n]
         if names:
             request.extras["part_names"] = names
         return request
+
+    def _express_in_target_frame(self, request) -> None:
+        """Move the cloud into the goal's target_frame (tf2), so every result is expressed there."""
+        if self._tf_buffer is None:
+            raise GraspError(ErrorCode.TRANSFORM_FAILED,
+                             f"cannot express the result in '{request.target_frame}': tf2_ros is not available "
+                             "(ROS 2 from PyPI wheels); leave target_frame empty to get the cloud's frame")  # fmt: skip
+        try:
+            tf = self._tf_buffer.lookup_transform(request.target_frame, request.frame_id, Time(),
+                                                  timeout=Duration(seconds=1.0))  # fmt: skip
+        except Exception as err:  # noqa: BLE001 - tf2 raises several exception types
+            raise GraspError(ErrorCode.TRANSFORM_FAILED,
+                             f"no transform from '{request.frame_id}' to '{request.target_frame}': {err}") from err  # fmt: skip
+        q, p = tf.transform.rotation, tf.transform.translation
+        R = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
+        t = np.array([p.x, p.y, p.z])
+        request.points = request.points @ R.T + t
+        request.extras["viewpoint"] = t  # the sensor (the cloud frame's origin) in the target frame
+        request.frame_id = request.target_frame
 
     def _feedback(self, goal_handle, stage: str, progress: float, live: int, best_loss: float) -> None:
         fb = SynthesizeGrasp.Feedback()
@@ -211,11 +268,23 @@ class GraspSynthesisServer(Node):
         goal_handle.publish_feedback(fb)
 
 
+def _tf_buffer(node: Node):
+    """A tf2 buffer + listener, or None when tf2_ros is not importable (ROS 2 from PyPI wheels)."""
+    try:
+        from tf2_ros import Buffer, TransformListener
+    except ImportError:
+        node.get_logger().info("tf2_ros is not importable: goals with a target_frame get TRANSFORM_FAILED")
+        return None
+    buffer = Buffer()
+    node._tf_listener = TransformListener(buffer, node)
+    return buffer
+
+
 def main(args=None) -> None:
     rclpy.init(args=args)
     try:
         node = GraspSynthesisServer()
-    except (GraspError, ValueError) as err:  # e.g. device cuda without CUDA, unknown hand model
+    except (GraspError, ValueError, OSError, ImportError) as err:  # bad device, backend, model path
         exit_on_bad_configuration("grasp_synthesis_server", err)
     spin_until_shutdown(node, num_threads=4)
 

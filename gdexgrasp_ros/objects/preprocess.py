@@ -31,6 +31,10 @@ class CloudPreprocessError(ValueError):
     """The cloud cannot be turned into an object (empty, wrong units, no object found)."""
 
 
+class CloudUnitsError(CloudPreprocessError):
+    """The cloud is not in metres (a request to fix, not an empty scene)."""
+
+
 @dataclass
 class PreprocessConfig:
     """Parameters of preprocess_cloud. Lengths in metres."""
@@ -168,7 +172,7 @@ def _unit_scale(pts: np.ndarray, config: PreprocessConfig) -> float:
         return 1.0
     if config.millimetres == "convert":
         return 0.001
-    raise CloudPreprocessError(
+    raise CloudUnitsError(
         f"the cloud spans {extent:.1f} units (> {config.millimetre_extent}): it is probably in millimetres, "
         "not metres; convert it, or set millimetres='convert' (x0.001)"
     )
