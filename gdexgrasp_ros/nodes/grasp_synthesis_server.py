@@ -33,7 +33,7 @@ from ..request import RawRequest, RequestDefaults, validate_request
 from ..stage3.optimizer import OptimizerConfig
 from .cloud_conversions import CloudFormatError, cloud_to_arrays, is_empty
 from .grasp_conversions import arrangement_msg, hand_grasp_msg
-from .spin import exit_on_bad_configuration, spin_until_shutdown
+from .spin import construct_or_exit, spin_until_shutdown
 
 
 class GraspSynthesisServer(Node):
@@ -282,10 +282,10 @@ def _tf_buffer(node: Node):
 
 def main(args=None) -> None:
     rclpy.init(args=args)
-    try:
-        node = GraspSynthesisServer()
-    except (GraspError, ValueError, OSError, ImportError) as err:  # bad device, backend, model path
-        exit_on_bad_configuration("grasp_synthesis_server", err)
+    # Bad device, backend or model path: a message and exit 1.
+    node = construct_or_exit(
+        "grasp_synthesis_server", GraspSynthesisServer, (GraspError, ValueError, OSError, ImportError)
+    )
     spin_until_shutdown(node, num_threads=4)
 
 

@@ -65,8 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     while all(p.poll() is None for p in procs):
         time.sleep(0.2)
     stop()
-    codes = [p.wait() for p in procs]
+    codes = [_wait_or_escalate(p) for p in procs]
     return next((c for c in codes if c not in (0, -signal.SIGINT)), 0)
+
+
+def _wait_or_escalate(proc: subprocess.Popen, grace: float = 15.0) -> int:
+    """Wait for a node that was sent SIGINT; a node that missed it (e.g. still importing, when some
+    libraries mask SIGINT) gets SIGTERM, then SIGKILL, so the launcher never hangs."""
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None:
+            proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.wait()
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from ..viz.markers import GraspMarkerInput, contact_part_from_points, grasp_scen
 from .cloud_conversions import CloudFormatError, cloud_to_arrays
 from .grasp_conversions import grasp_keypoints, matrix_to_pose, pose_to_matrix, retargeted_grasp
 from .marker_conversion import to_marker_array
-from .spin import exit_on_bad_configuration, spin_until_shutdown
+from .spin import construct_or_exit, spin_until_shutdown
 
 MAX_MARKER_POINTS = 4000  # object points drawn in the markers (a random subset beyond this)
 
@@ -281,10 +281,7 @@ class RetargetingNode(Node):
 
 def main(args=None) -> None:
     rclpy.init(args=args)
-    try:
-        node = RetargetingNode()
-    except RetargetingError as err:
-        exit_on_bad_configuration("retargeting_node", err)
+    node = construct_or_exit("retargeting_node", RetargetingNode, (RetargetingError,))
     spin_until_shutdown(node, num_threads=3, close=node.close)
 
 

@@ -27,3 +27,15 @@ def exit_on_bad_configuration(name: str, err: Exception) -> None:
     rclpy.logging.get_logger(name).fatal(f"cannot start: {err}")
     rclpy.try_shutdown()
     raise SystemExit(1) from None
+
+
+def construct_or_exit(name: str, factory: Callable[[], Node], config_errors: tuple[type[Exception], ...]) -> Node:
+    """Build the node; a bad configuration exits 1 with a message, a Ctrl-C during start-up exits 0."""
+    try:
+        return factory()
+    except config_errors as err:
+        exit_on_bad_configuration(name, err)
+    except Exception:
+        if not rclpy.ok():  # shut down (SIGINT) while starting: not an error
+            raise SystemExit(0) from None
+        raise
