@@ -92,7 +92,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--iterations", type=int, default=200)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (the server default, cpu_threads)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     report = {"benchmark": "optimizer_iteration", "k": args.k, "threads": args.threads, "devices": {}}
