@@ -150,6 +150,10 @@ class GraspSynthesizer:
         hand = self._hand(request.hand_model)
         with run.stage("retrieval", result):
             prior = self._retrieve(hand, arrangement)
+            arrangement["rationale"] = (
+                arrangement.get("rationale", "") + "; prior: the affordance's canonical posture "
+                "(no prior database yet); initial poses: facing the part (no CVAE weights yet)"
+            )
         with run.stage("generation", result):
             r6, trans = self._generate(obj, mask, request)
         with run.stage("optimization", result):

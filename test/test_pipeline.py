@@ -144,3 +144,8 @@ def test_resolve_device_rejects_unknown_names():
     for bad in ("gpu", "cuda:x", "mps"):
         with pytest.raises(ValueError, match="device must be"):
             resolve_device(bad)
+
+
+def test_the_result_says_which_prior_and_initialisation_it_used(scene, synthesizer):
+    result = synthesizer.synthesize(_request(scene))
+    assert "canonical posture" in result.arrangement["rationale"] and "CVAE" in result.arrangement["rationale"]
