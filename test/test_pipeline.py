@@ -103,7 +103,9 @@ def test_action_server_returns_ranked_grasps_and_publishes_the_best(scene):
     try:
         client = ActionClient(node, SynthesizeGrasp, "synthesize_grasp")
         wait_for(client.server_is_ready, 30.0, "the action server", server)
-        cloud = arrays_to_cloud(s.cloud.points, Header(frame_id="camera_optical_frame"), labels)
+        header = Header(frame_id="camera_optical_frame")
+        header.stamp.sec = 123
+        cloud = arrays_to_cloud(s.cloud.points, header, labels)
         feedback = []
         fut = client.send_goal_async(SynthesizeGrasp.Goal(cloud=cloud, instruction=INSTRUCTION, object_category="kettle",
                                                           max_grasps=2), feedback_callback=feedback.append)  # fmt: skip
@@ -116,6 +118,7 @@ def test_action_server_returns_ranked_grasps_and_publishes_the_best(scene):
         assert 1 <= len(res.grasps) <= 2 and len(res.grasps[0].keypoints) == 21
         g = res.grasps[0]
         assert g.header.frame_id == "camera_optical_frame" and g.robot_name == "leap_hand"
+        assert g.header.stamp.sec == 123, "grasps carry the source cloud's stamp"
         assert len(g.grasp_posture.points[0].positions) == 16 and g.quality.score > 0
         assert {t.stage for t in res.timings} == set(STAGES)
         assert "optimization" in {f.feedback.stage_name for f in feedback}

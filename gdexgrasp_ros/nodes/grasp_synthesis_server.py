@@ -168,7 +168,9 @@ class GraspSynthesisServer(Node):
                 progress=lambda stage, frac, live, loss: self._feedback(goal_handle, stage, frac, live, loss),
                 should_cancel=lambda: goal_handle.is_cancel_requested,
             )
-            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=request.frame_id)
+            # The grasps refer to the object as the cloud saw it: its stamp, the request's frame.
+            stamp = request.extras.get("stamp") or self.get_clock().now().to_msg()
+            header = Header(stamp=stamp, frame_id=request.frame_id)
             result.arrangement = arrangement_msg(output.arrangement)
             result.grasps = [hand_grasp_msg(g, i, header, output.arrangement, request.hand_model)
                              for i, g in enumerate(output.grasps)]  # fmt: skip
@@ -232,6 +234,7 @@ class GraspSynthesisServer(Node):
             robot_hands=tuple(self._param("robot_hands")),
         )
         request = validate_request(raw, defaults)
+        request.extras["stamp"] = cloud.header.stamp
         if request.target_frame and request.target_frame != request.frame_id:
             self._express_in_target_frame(request)
         names = [n for n in self._param("label_names") if n]
