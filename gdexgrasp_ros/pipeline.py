@@ -26,7 +26,7 @@ from .hand import load_hand_model
 from .metrics.contact import contact_mask
 from .metrics.quality import GraspQuality, evaluate_grasp
 from .objects.part_object import PartObject
-from .objects.preprocess import CloudUnitsError, PreprocessConfig, preprocess_cloud
+from .objects.preprocess import CloudUnitsError, PreprocessConfig, estimate_normals, preprocess_cloud
 from .request import SynthesisRequest
 from .stage1.prior import GraspPrior, posture_prior
 from .stage2.part_init import part_facing_poses
@@ -186,7 +186,7 @@ class GraspSynthesizer:
             if out.plane is not None:  # the table's normal, towards the camera: the scene's up
                 up = out.plane[:3]
         else:
-            points, normals = pts, _estimate_normals(pts, viewpoint)
+            points, normals = pts, estimate_normals(pts, viewpoint)
         part_names = list(request.extras.get("part_names", []))
         if labels is not None and part_names:
             ids = np.asarray(labels, dtype=np.int64)
@@ -334,12 +334,3 @@ class _StageTimer:
     def __exit__(self, *exc):
         self.result.timings[self.name] = time.perf_counter() - self.start
         return False
-
-
-def _estimate_normals(points: np.ndarray, viewpoint: np.ndarray) -> np.ndarray:
-    import open3d as o3d
-
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
-    pcd.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(20))
-    pcd.orient_normals_towards_camera_location(viewpoint)
-    return np.asarray(pcd.normals)

@@ -66,7 +66,8 @@ def generate_launch_description():
                 executable="grasp_synthesis_server",
                 name="grasp_synthesis_server",
                 namespace=namespace,
-                parameters=[params_file, {"device": device}],
+                # The same robot as the retargeting node, so results and RViz agree.
+                parameters=[params_file, {"device": device, "robot_hand": robot_hand}],
                 output="screen",
                 emulate_tty=True,
             ),

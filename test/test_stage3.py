@@ -211,3 +211,24 @@ def test_ablation_modes_run(hand, mode):
         ObjectContext(obj, mask, "cpu"), posture_prior(hand, "handle-grip", "handle"), r6, trans
     )
     assert ("close" in res.terms) == (mode == "no_prior") and torch.isfinite(res.loss).all()
+
+
+def test_cloud_penetration_depth_and_ranking_score():
+    from gdexgrasp_ros.metrics.quality import penetration_depth_cloud, ranking_score
+
+    plane = np.stack(np.meshgrid(np.linspace(-0.05, 0.05, 21), np.linspace(-0.05, 0.05, 21)), -1).reshape(-1, 2)
+    pts = np.c_[plane, np.zeros(len(plane))]
+    normals = np.tile([0.0, 0.0, 1.0], (len(pts), 1))
+    hand = np.array([[0.0, 0.0, -0.004], [0.01, 0.0, 0.01], [0.0, 0.0, -0.05]])  # 4 mm in; above; too far to judge
+    assert math.isclose(penetration_depth_cloud(hand, pts, normals), 0.004, abs_tol=1e-9)
+    assert penetration_depth_cloud(hand[1:2], pts, normals) == 0.0
+    assert ranking_score(1.0, 0.0, 0.0, 10) == pytest.approx(1.0)
+    assert ranking_score(1.0, 0.0, 0.0, 0) == 0.0
+    assert ranking_score(1.0, 0.0, 0.0, 5) > ranking_score(0.0, 0.0, 0.0, 5) > ranking_score(0.0, 0.02, 3.0, 5)
+
+
+def test_initial_poses_are_rotations_even_straight_above():
+    pts = torch.tensor([[0.0, 0.0, 0.0], [0.01, 0.0, 0.0], [0.0, 0.01, 0.0]])
+    r6, _ = initial_poses_facing(pts, torch.tensor([0.0, 0.0, 0.1]), 4, 0.05)
+    R = rot6d_to_matrix(r6)
+    torch.testing.assert_close(R @ R.transpose(1, 2), torch.eye(3).expand(4, 3, 3), atol=1e-5, rtol=0)

@@ -307,8 +307,9 @@ def _select_cluster(points, cluster_labels, kept, point_labels, config: Preproce
     return int(np.argmax(np.bincount(cluster_labels[carrying])))
 
 
-def _normals(points: np.ndarray, viewpoint: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+def estimate_normals(points: np.ndarray, viewpoint: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
     """Surface normals by local PCA, each flipped to face the viewpoint (the side the camera saw)."""
+    config = config or PreprocessConfig()
     cloud = _to_o3d(points)
     if config.normal_radius is None:
         param = o3d.geometry.KDTreeSearchParamKNN(config.normal_knn)
@@ -431,7 +432,7 @@ def preprocess_cloud(
     if config.target == "label" and not np.any(flat_labels[src] == config.target_label):
         raise CloudPreprocessError(f"label {config.target_label} is not present in the (cropped) cloud")
     seg = _segment(pts, src, flat_labels, view, config, timer)
-    normals = _normals(seg.points, view, config)
+    normals = estimate_normals(seg.points, view, config)
     timer.lap("normals")
     pick, padded = _sample(seg.points, config)
     indices = seg.source[pick]

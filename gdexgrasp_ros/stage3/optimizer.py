@@ -233,8 +233,9 @@ def initial_poses_facing(points: torch.Tensor, target: torch.Tensor, k: int, dis
     away = torch.nn.functional.normalize(target - center, dim=0)
     dirs = torch.nn.functional.normalize(torch.randn(k, 3, generator=g) * 0.6 + away, dim=-1)
     z = dirs  # palm normal is -z: the wrist's +z points away from the target
-    ref = torch.tensor([0.0, 0.0, 1.0]).expand(k, 3)
-    x = torch.nn.functional.normalize(torch.linalg.cross(ref, z, dim=-1) + 1e-6, dim=-1)
+    # A reference axis not parallel to z (world z, or world x for near-vertical directions).
+    ref = torch.where(z[:, 2:3].abs() < 0.9, torch.tensor([0.0, 0.0, 1.0]), torch.tensor([1.0, 0.0, 0.0]))
+    x = torch.nn.functional.normalize(torch.linalg.cross(ref, z, dim=-1), dim=-1)
     y = torch.linalg.cross(z, x, dim=-1)
     R = torch.stack([x, y, z], dim=-1)
     # Put the palm centre (about 6 cm along +x, below the palm) over the target.

@@ -15,6 +15,7 @@ import heapq
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ...geometry.sampling import farthest_point_sampling
 from .cloud import neighbour_pairs
 from .shape import ShapeAnalysis
 
@@ -22,21 +23,9 @@ POINTS_PER_PATCH = 6
 LEVELS = (0.05, 0.15, 0.3)  # mean boundary concavity at which partitions are recorded
 
 
-def farthest_point_indices(points: np.ndarray, count: int) -> np.ndarray:
-    """Deterministic farthest-point sample (starting from the point farthest from the centroid)."""
-    count = min(count, len(points))
-    chosen = np.empty(count, dtype=np.int64)
-    chosen[0] = int(np.argmax(np.linalg.norm(points - points.mean(0), axis=1)))
-    dist = np.linalg.norm(points - points[chosen[0]], axis=1)
-    for i in range(1, count):
-        chosen[i] = int(np.argmax(dist))
-        dist = np.minimum(dist, np.linalg.norm(points - points[chosen[i]], axis=1))
-    return chosen
-
-
 def patches(shape: ShapeAnalysis) -> np.ndarray:
     """Patch id per point: nearest of evenly spread seeds, preferring seeds that face the same way."""
-    seeds = farthest_point_indices(shape.points, max(shape.n // POINTS_PER_PATCH, 2))
+    seeds = farthest_point_sampling(shape.points, max(shape.n // POINTS_PER_PATCH, 2))
     k = min(4, len(seeds))
     dist, near = cKDTree(shape.points[seeds]).query(shape.points, k)
     dist, near = dist.reshape(shape.n, k), near.reshape(shape.n, k)
