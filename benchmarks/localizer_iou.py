@@ -1,17 +1,20 @@
 """Part-localization accuracy of the geometric localizer: per-point IoU with ground-truth part labels.
 
-    python benchmarks/localizer_iou.py [--seeds 5] [--partial] [--no-real] [--data ../shared/data]
+    python benchmarks/localizer_iou.py [--seeds 5] [--points 8192] [--partial] [--no-real] [--data ../shared/data]
 
 Evaluated on what the localizer was NOT fitted on (its part models are fitted on the procedural
 training categories only, see gdexgrasp_ros/stage1/localization/fit.py):
-- procedural UNSEEN categories (procedural.UNSEEN_CATEGORIES), --seeds objects each, 2048
-  area-uniform points with normals;
-- real part-labelled shapes from ../shared/data (PartNet-Mobility meshes sampled uniformly to
-  2048 points without normals, the bottle_cap's point sample, the AffordPose bottle), turned from
-  their Y-up frame to Z-up and scaled to a typical real size chosen per object type up front;
+- procedural UNSEEN categories (procedural.UNSEEN_CATEGORIES), --seeds objects each, area-uniform
+  points with normals;
+- real part-labelled shapes from ../shared/data (PartNet-Mobility meshes sampled uniformly,
+  without normals, the bottle_cap's point sample, the AffordPose bottle), turned from their Y-up
+  frame to Z-up and scaled to a typical real size chosen per object type up front;
 - with --partial, single camera views: each procedural object alone on a table, rendered by the
-  virtual depth camera (1 mm noise), preprocessed to 2048 points (up axis from the camera pose),
-  once telling the localizer where the sensor was (extras["viewpoint"]) and once not.
+  virtual depth camera (1 mm noise), preprocessed (up axis from the camera pose), once telling
+  the localizer where the sensor was (extras["viewpoint"]) and once not.
+Every cloud has --points points: 8192 (default) is what the localizer analyses
+(GeometricLocalizer.analysis_points; the pipeline gives it the object's dense voxel cloud),
+2048 the network input size.
 
 Prints IoU per (object, part), per part name, the mean per part family (handle, lid/cap,
 trigger) over the acceptance set, and ends with one JSON line.
@@ -30,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from gdexgrasp_ros.geometry.sampling import farthest_point_sampling  # noqa: E402
 from gdexgrasp_ros.objects.camera import table_top_scene  # noqa: E402
 from gdexgrasp_ros.objects.loaders import (  # noqa: E402
     load_affordpose_object,
@@ -76,28 +80,31 @@ def iou(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sum(pred & truth) / union) if union else 0.0
 
 
-def load_real(data: pathlib.Path, name: str, kind: str, extent: float | None) -> PartObject:
+def load_real(data: pathlib.Path, name: str, kind: str, extent: float | None, n: int = 2048) -> PartObject:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bottle_cap lists a missing mesh piece: the point sample is used
         if kind == "affordpose":
-            obj = load_affordpose_object(data / "affordpose_sample" / "data.json", n=2048, seed=0)
+            obj = load_affordpose_object(data / "affordpose_sample" / "data.json", n=n, seed=0)
         elif kind == "point_sample":
-            obj = load_partnet_point_sample(data / "partnet_mobility" / name, n=2048, seed=0)
+            obj = load_partnet_point_sample(data / "partnet_mobility" / name, n=n, seed=0)
         else:
-            obj = load_partnet_mobility(data / "partnet_mobility" / name, n=2048, seed=0)
+            obj = load_partnet_mobility(data / "partnet_mobility" / name, n=n, seed=0)
     obj = obj.transformed(YUP_TO_ZUP, np.zeros(3))
     return obj if extent is None else rescale_to_size(obj, extent)
 
 
-def partial_view(obj: PartObject, seed: int, tell_viewpoint: bool) -> PartObject:
+def partial_view(obj: PartObject, seed: int, tell_viewpoint: bool, n: int = 2048) -> PartObject:
     """The object as one depth camera sees it on a table, preprocessed, in the camera frame."""
     flat = obj.mesh.vertices[:, :2]
     reach = float(np.linalg.norm(flat - (flat.min(0) + flat.max(0)) / 2, axis=1).max())
     scene = table_top_scene(obj, [], seed=seed, table_size=max(0.8, 2.5 * reach))  # a broom needs a big table
-    part_ids = scene.cloud.part_ids
-    out = preprocess_cloud(scene.cloud.points, PreprocessConfig(num_points=2048, seed=seed), labels=part_ids)
+    out = preprocess_cloud(scene.cloud.points, PreprocessConfig(num_points=min(n, 2048), seed=seed))
     up = scene.cloud.cam_to_world[:3, :3].T @ np.array([0.0, 0.0, 1.0])
-    view = PartObject(out.points, out.normals, out.labels, list(obj.part_names), obj.category, "camera view")
+    # The whole object at the voxel resolution (as the pipeline localizes), at most n points.
+    keep = np.sort(farthest_point_sampling(out.object_points, n))
+    labels = scene.cloud.part_ids.reshape(-1)[out.object_indices[keep]]
+    view = PartObject(out.object_points[keep], out.object_normals[keep], labels, list(obj.part_names), obj.category,
+                      "camera view")  # fmt: skip
     view.extras["up"] = up
     if tell_viewpoint:
         view.extras["viewpoint"] = (0.0, 0.0, 0.0)  # the camera's optical centre: the cloud is in its frame
@@ -111,14 +118,14 @@ def run_case(localizer: GeometricLocalizer, obj: PartObject, truth_part: str, qu
     return iou(result.mask, truth), time.perf_counter() - start
 
 
-def evaluate_procedural(localizer, cases, seeds, partial: bool = False, viewpoint: bool = False) -> dict:
+def evaluate_procedural(localizer, cases, seeds, partial: bool = False, viewpoint: bool = False, n: int = 2048) -> dict:
     rows = {}
     for category, part, query in cases:
         values = []
         for seed in seeds:
-            obj = generate_object(category, seed)
+            obj = generate_object(category, seed, n_points=n)
             if partial:
-                obj = partial_view(obj, seed, viewpoint)
+                obj = partial_view(obj, seed, viewpoint, n)
                 if not obj.part_mask(part).any():
                     continue  # the part is hidden from this camera
             values.append(run_case(localizer, obj, part, query)[0])
@@ -126,10 +133,10 @@ def evaluate_procedural(localizer, cases, seeds, partial: bool = False, viewpoin
     return rows
 
 
-def evaluate_real(localizer, data: pathlib.Path, cases) -> dict:
+def evaluate_real(localizer, data: pathlib.Path, cases, n: int = 2048) -> dict:
     rows = {}
     for name, kind, extent, parts in cases:
-        obj = load_real(data, name, kind, extent)
+        obj = load_real(data, name, kind, extent, n)
         for part, query in parts:
             rows[f"{name}/{part}"] = [run_case(localizer, obj, part, query)[0]]
     return rows
@@ -164,37 +171,41 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=5, help="objects per procedural category")
     parser.add_argument("--data", default=str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--no-real", action="store_true")
+    parser.add_argument(
+        "--points", type=int, default=8192, help="points per object cloud (8192: the localizer's analysis size)"
+    )
     parser.add_argument("--partial", action="store_true", help="also evaluate single camera views")
     args = parser.parse_args()
     localizer = GeometricLocalizer()
     seeds = range(args.seeds)
     start = time.perf_counter()
-    proc = evaluate_procedural(localizer, PROCEDURAL, seeds)
-    proc_extra = evaluate_procedural(localizer, PROCEDURAL_EXTRA, seeds)
+    proc = evaluate_procedural(localizer, PROCEDURAL, seeds, n=args.points)
+    proc_extra = evaluate_procedural(localizer, PROCEDURAL_EXTRA, seeds, n=args.points)
     print_rows(f"procedural unseen categories (seeds 0..{args.seeds - 1})", proc)
     print_rows("procedural unseen, outside the acceptance families", proc_extra)
     summary = {"procedural_families": family_means(proc)}
     data = pathlib.Path(args.data)
     real = {}
     if not args.no_real and data.is_dir():
-        real = evaluate_real(localizer, data, REAL)
+        real = evaluate_real(localizer, data, REAL, args.points)
         kinds = {name: (kind, extent) for name, kind, extent, _ in REAL}
-        extra = evaluate_real(localizer, data, [(n, *kinds[n], [(p, q)]) for n, p, q in REAL_EXTRA])
+        extra = evaluate_real(localizer, data, [(n, *kinds[n], [(p, q)]) for n, p, q in REAL_EXTRA], args.points)
         print_rows("real shapes (../shared/data)", real)
         print_rows("real shapes, outside the acceptance set", extra)
         summary["real_families"] = family_means(real)
     elif not args.no_real:
         print(f"\n(no real shapes: {data} not found)")
     if args.partial:
-        partial = evaluate_procedural(localizer, PROCEDURAL, seeds, partial=True, viewpoint=True)
+        partial = evaluate_procedural(localizer, PROCEDURAL, seeds, partial=True, viewpoint=True, n=args.points)
         print_rows("procedural unseen, single camera views, sensor position given (back closed)", partial)
         summary["partial_view_families"] = family_means(partial)
-        blind = evaluate_procedural(localizer, PROCEDURAL, seeds, partial=True, viewpoint=False)
+        blind = evaluate_procedural(localizer, PROCEDURAL, seeds, partial=True, viewpoint=False, n=args.points)
         print_rows("procedural unseen, single camera views, sensor position not given", blind)
         summary["partial_view_no_viewpoint_families"] = family_means(blind)
     combined = {**proc, **real}
     summary["all_families"] = family_means(combined)
     summary["per_part_name"] = per_part_name(proc, real)
+    summary["points"] = args.points
     summary["seconds"] = round(time.perf_counter() - start, 1)
     summary["fitted_on"] = localizer.models.trained_on
     print("\nmean IoU per part family:")

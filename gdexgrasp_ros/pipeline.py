@@ -183,10 +183,12 @@ class GraspSynthesizer:
             except ValueError as err:
                 raise GraspError(ErrorCode.EMPTY_CLOUD, f"preprocessing found no object: {err}") from err
             points, normals, labels = out.points, out.normals, out.labels
+            dense = (out.object_points, out.object_normals, out.object_rows)
             if out.plane is not None:  # the table's normal, towards the camera: the scene's up
                 up = out.plane[:3]
         else:
             points, normals = pts, estimate_normals(pts, viewpoint)
+            dense = None
         part_names = list(request.extras.get("part_names", []))
         if labels is not None and part_names:
             ids = np.asarray(labels, dtype=np.int64)
@@ -196,6 +198,8 @@ class GraspSynthesizer:
         obj = PartObject(points, normals, ids, part_names, request.object_category, "request")
         obj.extras["up"] = up / np.linalg.norm(up)
         obj.extras["viewpoint"] = viewpoint
+        if dense is not None and len(dense[0]) > len(points):
+            obj.extras["dense"] = dense  # (points, normals, rows of obj.points): for the localizer
         return obj
 
     def _analyze(self, request: SynthesisRequest, obj: PartObject) -> dict:
@@ -214,13 +218,19 @@ class GraspSynthesizer:
         part = arrangement["contact_part"]
         # Localizers reason about top / bottom with +z up: turn the object so the scene's up is +z.
         R_up = Rotation.align_vectors([[0.0, 0.0, 1.0]], [obj.extras["up"]])[0].as_matrix()
-        upright = obj.transformed(R_up, np.zeros(3))
+        # Small parts need the dense cloud (every voxel of the object), not the 2048 samples.
+        dense = obj.extras.get("dense") if name != "labels" else None
+        target = obj if dense is None else PartObject(dense[0], dense[1], np.full(len(dense[0]), -1), [],
+                                                      obj.category, "request (dense)")  # fmt: skip
+        upright = target.transformed(R_up, np.zeros(3))
         upright.extras["viewpoint"] = R_up @ obj.extras["viewpoint"]  # what the sensor saw
         try:
             found = localizer.localize(upright, part)
         except Exception as err:  # noqa: BLE001
             raise GraspError(ErrorCode.PART_NOT_FOUND, f"could not find the {part}: {err}") from err
         mask = np.asarray(found.mask, dtype=bool)
+        if dense is not None:
+            mask = mask[dense[2]]
         if not mask.any():
             raise GraspError(ErrorCode.PART_NOT_FOUND, f"no point of the object was recognised as its {part}")
         arrangement["localizer_backend"] = found.backend

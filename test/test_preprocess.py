@@ -286,6 +286,14 @@ def test_large_objects_are_thinned_before_fps(scene):
     assert np.median(gaps[1]) > 0.7 * np.median(gaps[0])  # still evenly spread
 
 
+def test_the_whole_object_cloud_comes_with_the_samples(scene):
+    result = preprocess_cloud(scene.cloud.points, _nearest_config(scene, num_points=500))
+    dense, rows = result.object_points, result.object_rows
+    assert len(dense) > 500 and result.object_normals.shape == dense.shape
+    assert np.array_equal(dense[rows], result.points) and np.array_equal(result.object_normals[rows], result.normals)
+    assert np.array_equal(scene.cloud.points.reshape(-1, 3)[result.object_indices], dense)  # input points
+
+
 def test_too_few_points_are_repeated_and_flagged(scene):
     result = preprocess_cloud(scene.cloud.points, _nearest_config(scene, num_points=50000))
     assert result.padded and result.points.shape == (50000, 3)

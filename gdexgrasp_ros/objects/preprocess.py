@@ -121,6 +121,12 @@ class PreprocessResult:
     num_clusters: int  # clusters found (of at least min_cluster_size voxels)
     scale: float  # factor applied to the input (0.001 after a millimetre conversion, else 1)
     input_shape: tuple  # shape of the points argument
+    # The whole object at the voxel resolution (every kept voxel's point, its normal): the denser
+    # cloud for work that needs small parts resolved (part localization); points == object_points[object_rows].
+    object_points: np.ndarray | None = None  # (M, 3), M >= num_unique
+    object_normals: np.ndarray | None = None  # (M, 3)
+    object_indices: np.ndarray | None = None  # (M,) index of each in the flattened input
+    object_rows: np.ndarray | None = None  # (num_points,) row of each output point in object_points
     timings_ms: dict[str, float] = field(default_factory=dict)  # per step, plus "total"
 
     def cluster_mask(self) -> np.ndarray:
@@ -450,5 +456,9 @@ def preprocess_cloud(
         num_clusters=seg.num_clusters,
         scale=scale,
         input_shape=tuple(shape),
+        object_points=seg.points,
+        object_normals=normals,
+        object_indices=seg.source,
+        object_rows=pick,
         timings_ms=timer.total(),
     )

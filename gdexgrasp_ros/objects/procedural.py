@@ -108,15 +108,23 @@ def jar(rng) -> PartList:
 def kettle(rng) -> PartList:
     r, h = rng.uniform(0.07, 0.095), rng.uniform(0.13, 0.19)
     body = S.revolved([[0, 0], [r, 0], [r * 1.04, h * 0.5], [r * 0.75, h], [0, h]])
-    lid = S.cylinder(r * 0.55, 0.018, z0=h - 0.004)
-    lid = trimesh.boolean.union([lid, S.ellipsoid([0.012, 0.012, 0.01], center=[0, 0, h + 0.016])], engine="manifold")
     span = r * 0.55
     lift = rng.uniform(0.02, 0.04)
     handle = S.tube(S.arc([0, 0, h - 0.01 + lift], span, 0.15, np.pi - 0.15, u=(1, 0, 0), v=(0, 0, 1), n=30),
                     rng.uniform(0.009, 0.012))  # fmt: skip
     spout_base = np.array([-r * 0.9, 0, h * 0.35])
     spout = S.tube(np.linspace(spout_base, spout_base + [-0.06, 0, 0.07], 8), rng.uniform(0.009, 0.013))
+    # Lids range from thick plugs to thin discs; knobs from a nub to a mushroom a hand pinches.
+    lid = _knobbed_lid(rng, r * 0.55, h, rng.uniform(0.006, 0.018), sunk=0.004)
     return [("body", body), ("handle", handle), ("spout", spout), ("lid", lid)]
+
+
+def _knobbed_lid(rng, radius: float, top: float, thickness: float, sunk: float) -> trimesh.Trimesh:
+    """A disc of `thickness` standing `thickness - sunk` above the body's top, with a knob."""
+    lid = S.cylinder(radius, thickness, z0=top - sunk)
+    kr, kh = rng.uniform(0.01, 0.018), rng.uniform(0.008, 0.02)
+    knob = S.ellipsoid([kr, kr, kh], center=[0, 0, top - sunk + thickness + 0.6 * kh])
+    return trimesh.boolean.union([lid, knob], engine="manifold")
 
 
 def knife(rng) -> PartList:
@@ -139,15 +147,13 @@ def mug(rng) -> PartList:
 def pot(rng) -> PartList:
     r, h = rng.uniform(0.09, 0.13), rng.uniform(0.08, 0.14)
     body = S.cylinder(r, h)
-    lid = S.cylinder(r + 0.004, 0.012, z0=h - 0.002)
-    knob = S.ellipsoid([0.018, 0.018, 0.012], center=[0, 0, h + 0.018])
     loops = []
     for s in (1, -1):
         a = np.linspace(-np.pi / 2, np.pi / 2, 16)
         path = np.stack([s * (r - 0.004 + 0.03 * np.cos(a)), 0.025 * np.sin(a), np.full_like(a, h * 0.8)], 1)
         loops.append(S.tube(path, 0.006))
-    return [("body", body), ("lid", trimesh.boolean.union([lid, knob], engine="manifold")),
-            ("handle", trimesh.boolean.union(loops, engine="manifold"))]  # fmt: skip
+    lid = _knobbed_lid(rng, r + 0.004, h, rng.uniform(0.006, 0.012), sunk=0.002)
+    return [("body", body), ("lid", lid), ("handle", trimesh.boolean.union(loops, engine="manifold"))]
 
 
 def scissors(rng) -> PartList:

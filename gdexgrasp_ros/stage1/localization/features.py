@@ -55,6 +55,8 @@ FEATURES = (
     "hand_fits",
     "log_cross_section_m",
     "loop_bulge",
+    "covers_below",
+    "covers_below_sq",
 ) + tuple(f"kind_{k}" for k in KINDS)
 
 
@@ -147,11 +149,30 @@ class ProposalFeatures:
         reach = max(float(np.percentile(radial[~mask], 95)) if (~mask).any() else 0.0, 1e-9)
         centre = shape.horizontal(shape.points[mask]).mean(0)
         f["offset_from_axis"] = float(np.linalg.norm(centre - self.profile.center)) / reach
+        f["covers_below"] = self._covers_below(mask)
+        f["covers_below_sq"] = f["covers_below"] ** 2
         f["reach_vs_rest"] = float(np.percentile(radial[mask], 95)) / reach
         up = shape.normals[mask] @ shape.up
         f["facing_up"] = float(up.mean())
         f["facing_up_share"] = float(np.mean(up > 0.8))
         f["facing_down_share"] = float(np.mean(up < -0.8))
+
+    def _covers_below(self, mask: np.ndarray) -> float:
+        """log(the part's reach from the body's axis / the reach of what lies just below it).
+
+        About 0 for a lid or cap (it covers the opening under it), well below 0 for a knob on a
+        lid, above 0 for something sticking out sideways (a handle, a spout)."""
+        shape, radial = self.shape, self.profile.radial
+        low = float(np.percentile(shape.height[mask], 5))
+        band = max(3.0 * shape.spacing, 0.05 * (shape.z_max - shape.z_min))
+        below = ~mask & (shape.height < low) & (shape.height >= low - band)
+        if not below.any():
+            below = ~mask
+        if not below.any():
+            return 0.0
+        reach = float(np.percentile(radial[mask], 95))
+        under = float(np.percentile(radial[below], 90))
+        return float(np.clip(np.log(max(reach, 1e-6) / max(under, 1e-6)), -2.0, 2.0))
 
     def _contact_features(self, mask: np.ndarray, f: dict) -> None:
         """How the part meets the rest: how much of it touches, at how many places, across a crease."""

@@ -35,6 +35,9 @@ MODEL_FILE = Path(__file__).with_name("part_models.py")
 TARGET_TEMPERATURE = 0.05  # IoU difference that makes a candidate e times less wanted
 L2 = 1.0  # per feature, on standardised features (chosen by leave-one-category-out on training)
 MIN_OBJECTS = 3  # a family seen on fewer training objects gets no model
+# Cloud sizes every training object is sampled at: a 2048-point network input and the denser
+# cloud the localizer analyses (GeometricLocalizer.analysis_points), so one model serves both.
+DENSITIES = (2048, 8192)
 
 
 def family_key(name: str) -> str:
@@ -50,6 +53,7 @@ class ObjectSample:
     seed: int
     features: np.ndarray
     ious: dict[str, np.ndarray]
+    points: int = 0  # the cloud's size
 
 
 def proposal_ious(obj: PartObject, masks: np.ndarray) -> dict[str, np.ndarray]:
@@ -66,20 +70,26 @@ def proposal_ious(obj: PartObject, masks: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def sample_object(obj: PartObject, seed: int = 0) -> ObjectSample:
+def sample_object(obj: PartObject, seed: int = 0, points: int | None = None) -> ObjectSample:
     shape = ShapeAnalysis(obj)
     proposals = generate_proposals(shape)
     features = ProposalFeatures(shape).matrix(proposals)
     masks = np.stack([p.mask for p in proposals]) if proposals else np.zeros((0, len(obj)), bool)
-    return ObjectSample(obj.category, seed, features, proposal_ious(obj, masks))
+    return ObjectSample(obj.category, seed, features, proposal_ious(obj, masks), points or len(obj))
 
 
-def training_samples(seeds: range, categories=None) -> list[ObjectSample]:
+def training_samples(seeds: range, categories=None, densities=DENSITIES, progress: bool = False) -> list[ObjectSample]:
+    """Every training object at every density (clouds reach the localizer sparse or dense)."""
     categories = list(TRAIN_CATEGORIES) if categories is None else list(categories)
     unknown = [c for c in categories if c not in TRAIN_CATEGORIES]
     if unknown:
         raise ValueError(f"part models are fitted on training categories only; not training: {unknown}")
-    return [sample_object(generate_object(c, s), s) for c in categories for s in seeds]
+    jobs = [(c, s, n) for n in densities for c in categories for s in seeds]
+    if progress:
+        from tqdm import tqdm
+
+        jobs = tqdm(jobs, desc="training objects", unit="object")
+    return [sample_object(generate_object(c, s, n_points=n), s, n) for c, s, n in jobs]
 
 
 def _listwise_loss(w: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray]], l2: float):
@@ -127,6 +137,7 @@ def fit_models(samples: list[ObjectSample], l2: float = L2) -> dict:
         "trained_on": {
             "categories": sorted({s.category for s in samples}),
             "seeds": sorted({s.seed for s in samples}),
+            "points": sorted({s.points for s in samples}),
             "objects_per_family": {k: objects[k] for k in weights},
         },
     }
@@ -149,7 +160,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=8, help="objects per training category")
     parser.add_argument("--check", action="store_true", help="fail if the shipped models differ from a refit")
     args = parser.parse_args(argv)
-    models = fit_models(training_samples(range(args.seeds)))
+    models = fit_models(training_samples(range(args.seeds), progress=True))
     text = render_module(models)
     if args.check:
         same = MODEL_FILE.is_file() and MODEL_FILE.read_text() == text

@@ -23,6 +23,8 @@ from .names import normalize_name, part_family
 _F = {name: i for i, name in enumerate(FEATURES)}
 LOOP_BONUS = 1.0  # a bar attached at both ends (mug, kettle, suitcase) is the archetypal handle
 LOOP_MIN_BULGE = 0.25  # bow height / span of a loop (a mug handle ~0.5, a flat suitcase arch ~0.3)
+BAR_MAX_WIDTH = 0.5  # width / length beyond which a part stops looking like a bar
+BAR_PENALTY = 4.0  # per unit of width / length beyond that (a disc, 1.0: -2)
 FINGER_RADIUS_M = 0.006
 FINGER_LENGTH_M = 0.035
 FINGER_LOG_SIGMA = 0.5
@@ -51,7 +53,10 @@ def handle_score(features: np.ndarray) -> np.ndarray:
     )
     grip = -(np.maximum(lt, 0) ** 2 + np.where(loop, 0.0, np.minimum(lt, 0) ** 2)) / (2 * GRIP_LOG_SIGMA**2)
     length = np.log(np.minimum(_metres(features, "log_length_m", 0.1) / PALM_WIDTH_M, 1.0))
-    attached = -2.0 * features[:, _F["contact_share"]] + LOOP_BONUS * loop
+    # Fingers wrap a bar: long and narrow. A plate or dish as wide as it is long (a pan's body)
+    # is not held around; loops are exempt (their bow makes them wide).
+    bar = np.where(loop, 0.0, -BAR_PENALTY * np.maximum(features[:, _F["width_vs_length"]] - BAR_MAX_WIDTH, 0.0))
+    attached = -3.0 * features[:, _F["contact_share"]] + LOOP_BONUS * loop
     # A lid's top face dominates its points; a bar lying on the table shows a quarter facing up.
     not_lid = -2.0 * np.maximum(features[:, _F["facing_up_share"]] - 0.3, 0.0) / 0.7
     whole = np.where(features[:, _F["log_fraction"]] > np.log(0.9), -5.0, 0.0)  # the object itself
@@ -60,7 +65,7 @@ def handle_score(features: np.ndarray) -> np.ndarray:
     size = 0.5 * features[:, _F["log_fraction"]]
     # Two alike pieces taken together are a pair of handles (a pot's), which one hand never holds.
     pair = -3.0 * features[:, _F["kind_thin-union"]]
-    return grip + length + attached + not_lid + whole + size + pair
+    return grip + length + bar + attached + not_lid + whole + size + pair
 
 
 def trigger_score(features: np.ndarray) -> np.ndarray:
