@@ -66,6 +66,10 @@ class SynthesizerConfig:
     analyzer_options: dict = field(default_factory=dict)
     localizer: str = "geometric"  # used when the cloud carries no part labels
     localizer_options: dict = field(default_factory=dict)
+    # Points the geometric localizer analyses (of the object's dense voxel cloud). One camera
+    # view localizes best at 2048 (benchmarks/localizer_iou.py --partial); complete clouds
+    # (fused views, meshes) at 8192, which small parts such as triggers need.
+    localizer_points: int = 2048
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     standoff: float = 0.02  # m, initial palm distance from the part
     up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
@@ -289,7 +293,9 @@ class GraspSynthesizer:
         if name not in self._localizers:
             from .stage1.localization import make_localizer
 
-            options = self.config.localizer_options if name == self.config.localizer else {}
+            options = dict(self.config.localizer_options) if name == self.config.localizer else {}
+            if name == "geometric":
+                options.setdefault("analysis_points", self.config.localizer_points)
             self._localizers[name] = make_localizer(name, **options)
         return self._localizers[name]
 

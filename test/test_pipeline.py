@@ -152,3 +152,25 @@ def test_resolve_device_rejects_unknown_names():
 def test_the_result_says_which_prior_and_initialisation_it_used(scene, synthesizer):
     result = synthesizer.synthesize(_request(scene))
     assert "canonical posture" in result.arrangement["rationale"] and "CVAE" in result.arrangement["rationale"]
+
+
+def test_an_unlabelled_camera_view_is_localized_geometrically():
+    from scipy.spatial import cKDTree
+
+    s = default_scene(1)  # the demo's scene
+    request = validate_request(RawRequest(points=s.cloud.points, instruction=INSTRUCTION, object_category="kettle",
+                                          max_grasps=1))  # fmt: skip
+    synth = GraspSynthesizer(SynthesizerConfig(optimizer=OptimizerConfig(iterations_a=5, iterations_b=5)))
+    result = synth.synthesize(request)
+    assert result.arrangement["localizer_backend"] == "geometric"
+    assert synth._get_localizer("geometric").analysis_points == SynthesizerConfig().localizer_points
+    # Ground truth: the camera's part label of the input point each object point is.
+    flat = s.cloud.points.reshape(-1, 3)
+    valid = np.flatnonzero(np.isfinite(flat).all(1))
+    dist, nearest = cKDTree(flat[valid]).query(result.object_points)
+    assert dist.max() < 1e-9
+    pixel = valid[nearest]
+    handle_id = s.objects[0].part_names.index("handle")
+    truth = (s.cloud.object_index.reshape(-1)[pixel] == 0) & (s.cloud.part_ids.reshape(-1)[pixel] == handle_id)
+    mask = result.part_mask
+    assert truth.any() and np.sum(mask & truth) / np.sum(mask | truth) >= 0.6

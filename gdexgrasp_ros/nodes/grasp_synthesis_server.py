@@ -63,7 +63,7 @@ class GraspSynthesisServer(Node):
         self.declare_parameter("analyzer_timeout", 20.0)
         self.declare_parameter("analyzer_model_path", "")
         self.declare_parameter("localizer_model_path", "")
-        self.declare_parameter("localizer_points", 8192)
+        self.declare_parameter("localizer_points", 2048)
         self.declare_parameter("millimetres", "error")
         self.declare_parameter("target_selection", "largest")
         self.declare_parameter("grasps_topic", "grasp")
@@ -118,9 +118,7 @@ class GraspSynthesisServer(Node):
         elif analyzer == "transformers" and self._param("analyzer_model_path"):
             analyzer_options = {"model_path": self._param("analyzer_model_path")}
         localizer_options = {}
-        if localizer == "geometric":
-            localizer_options = {"analysis_points": self._param("localizer_points")}
-        elif localizer == "detector" and self._param("localizer_model_path"):
+        if localizer == "detector" and self._param("localizer_model_path"):
             localizer_options = {"model_path": self._param("localizer_model_path")}
         return SynthesizerConfig(
             analyzer_options=analyzer_options,
@@ -134,6 +132,7 @@ class GraspSynthesisServer(Node):
             preprocess=self._param("preprocess"),
             analyzer=self._param("analyzer"),
             localizer=self._param("localizer"),
+            localizer_points=self._param("localizer_points"),
             optimizer=OptimizerConfig(
                 iterations_a=self._param("iterations_a"), iterations_b=self._param("iterations_b")
             ),
