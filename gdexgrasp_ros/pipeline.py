@@ -217,16 +217,22 @@ class GraspSynthesizer:
         return arr.to_msg_fields()
 
     def _localize(self, obj: PartObject, arrangement: dict) -> np.ndarray:
+        from .stage1.localization import GeometricLocalizer
+
         name = "labels" if (obj.part_ids >= 0).any() else self.config.localizer
         localizer = self._get_localizer(name)
         part = arrangement["contact_part"]
         # Localizers reason about top / bottom with +z up: turn the object so the scene's up is +z.
         R_up = Rotation.align_vectors([[0.0, 0.0, 1.0]], [obj.extras["up"]])[0].as_matrix()
-        # Small parts need the dense cloud (every voxel of the object), not the 2048 samples.
-        dense = obj.extras.get("dense") if name != "labels" else None
-        target = obj if dense is None else PartObject(dense[0], dense[1], np.full(len(dense[0]), -1), [],
+        # Small parts need the dense cloud (every voxel of the object), not the 2048 samples; the
+        # geometric localizer thins it to the points it analyses (localizer_points).
+        dense = obj.extras.get("dense") if isinstance(localizer, GeometricLocalizer) else None
+        source = obj if dense is None else PartObject(dense[0], dense[1], np.full(len(dense[0]), -1), [],
                                                       obj.category, "request (dense)")  # fmt: skip
-        upright = target.transformed(R_up, np.zeros(3))
+        upright = source.transformed(R_up, np.zeros(3))
+        # transformed() copies extras as they were: restate the frame-dependent ones upright.
+        upright.extras.pop("dense", None)
+        upright.extras["up"] = np.array([0.0, 0.0, 1.0])
         upright.extras["viewpoint"] = R_up @ obj.extras["viewpoint"]  # what the sensor saw
         try:
             found = localizer.localize(upright, part)
@@ -291,10 +297,10 @@ class GraspSynthesizer:
 
     def _get_localizer(self, name: str):
         if name not in self._localizers:
-            from .stage1.localization import make_localizer
+            from .stage1.localization import canonical_name, make_localizer
 
             options = dict(self.config.localizer_options) if name == self.config.localizer else {}
-            if name == "geometric":
+            if canonical_name(name) == "geometric":
                 options.setdefault("analysis_points", self.config.localizer_points)
             self._localizers[name] = make_localizer(name, **options)
         return self._localizers[name]

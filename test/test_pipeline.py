@@ -174,3 +174,21 @@ def test_an_unlabelled_camera_view_is_localized_geometrically():
     truth = (s.cloud.object_index.reshape(-1)[pixel] == 0) & (s.cloud.part_ids.reshape(-1)[pixel] == handle_id)
     mask = result.part_mask
     assert truth.any() and np.sum(mask & truth) / np.sum(mask | truth) >= 0.6
+
+
+def test_the_localizer_sees_the_object_upright():
+    # A segmented kettle in a y-up frame, no preprocessing: the pipeline turns it so y is up, and
+    # the localizer must be told that +z is up in the turned frame (not the request's y).
+    from gdexgrasp_ros.objects.procedural import generate_object
+
+    kettle = generate_object("kettle", 0)
+    lying = kettle.transformed(np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]]), np.zeros(3))  # z -> y
+    request = validate_request(RawRequest(points=lying.points, instruction=INSTRUCTION, object_category="kettle",
+                                          max_grasps=1))  # fmt: skip
+    fast = OptimizerConfig(iterations_a=5, iterations_b=5)
+    synth = GraspSynthesizer(SynthesizerConfig(preprocess=False, up_axis=(0.0, 1.0, 0.0), optimizer=fast))
+    synth.synthesize(request)
+    (seen,) = synth._get_localizer("geometric")._cache.values()
+    assert np.allclose(seen.shape.up, [0.0, 0.0, 1.0])
+    heights = seen.shape.points[:, 2]
+    assert np.isclose(np.ptp(heights), np.ptp(kettle.points[:, 2]), atol=1e-6)  # the kettle's height is along z

@@ -24,13 +24,18 @@ _ALIASES = {"label": "labels", "labelled": "labels", "geometry": "geometric", "o
             "detection": "detector", "owlvit": "detector", "grounding-dino": "detector"}  # fmt: skip
 
 
+def canonical_name(name: str) -> str:
+    """The backend a localizer name or alias refers to ("labels", "geometric", "detector", or the name)."""
+    return _ALIASES.get(str(name).strip().lower(), str(name).strip().lower())
+
+
 def make_localizer(name: str = "geometric", **options) -> PartLocalizer:
     """A localizer by backend name ("labels", "geometric", "detector"); options go to its constructor.
 
-    geometric: up=(0, 0, 1), cache_size=4. detector: model_path (or env GDEXGRASP_DETECTOR_PATH),
+    geometric: up=(0, 0, 1), cache_size=4, analysis_points=8192. detector: model_path (or env GDEXGRASP_DETECTOR_PATH),
     views, image_size, box_threshold, device, fallback=True, plus the geometric options.
     """
-    key = _ALIASES.get(str(name).strip().lower(), str(name).strip().lower())
+    key = canonical_name(name)
     if key == "labels":
         if options:
             raise TypeError(f"the labels localizer takes no options, got {sorted(options)}")
@@ -53,6 +58,7 @@ __all__ = [
     "PartLocalizer",
     "PartNotFound",
     "SegmentInfo",
+    "canonical_name",
     "make_localizer",
     "match_part_names",
     "normalize_name",
