@@ -12,9 +12,9 @@ training categories only, see gdexgrasp_ros/stage1/localization/fit.py):
 - with --partial, single camera views: each procedural object alone on a table, rendered by the
   virtual depth camera (1 mm noise), preprocessed (up axis from the camera pose), once telling
   the localizer where the sensor was (extras["viewpoint"]) and once not.
-Every cloud has --points points: 8192 (default) is what the localizer analyses
-(GeometricLocalizer.analysis_points; the pipeline gives it the object's dense voxel cloud),
-2048 the network input size.
+Every cloud has --points points: 8192 (default) is the geometric localizer's own analysis size
+(GeometricLocalizer.analysis_points, for complete clouds); 2048 is the network input size and
+what the pipeline analyses of one camera view by default (its localizer_points parameter).
 
 Prints IoU per (object, part), per part name, the mean per part family (handle, lid/cap,
 trigger) over the acceptance set, and ends with one JSON line.

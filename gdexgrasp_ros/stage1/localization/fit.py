@@ -34,7 +34,7 @@ from .shape import ShapeAnalysis
 MODEL_FILE = Path(__file__).with_name("part_models.py")
 TARGET_TEMPERATURE = 0.05  # IoU difference that makes a candidate e times less wanted
 L2 = 1.0  # per feature, on standardised features (chosen by leave-one-category-out on training)
-MIN_OBJECTS = 3  # a family seen on fewer training objects gets no model
+MIN_OBJECTS = 3  # a family seen on fewer training samples (objects x densities) gets no model
 # Cloud sizes every training object is sampled at: a 2048-point network input and the denser
 # cloud the localizer analyses (GeometricLocalizer.analysis_points), so one model serves both.
 DENSITIES = (2048, 8192)

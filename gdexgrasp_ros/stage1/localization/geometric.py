@@ -72,9 +72,10 @@ class GeometricLocalizer(PartLocalizer):
     cache_size: how many analysed objects to keep (querying several parts of one object
     analyses it once).
     analysis_points: clouds with more points are analysed on this many (farthest-point
-    sampled) and the mask carried to every point by its nearest analysed neighbour. Give the
-    localizer the densest cloud of the object there is: small parts (triggers, caps) need
-    ~3 mm spacing; 8192 points take ~2 s on one CPU core, 2048 ~0.5 s.
+    sampled) and the mask carried to every point by its nearest analysed neighbour. For a
+    complete cloud, give it the densest one there is: small parts (triggers, caps) need ~3 mm
+    spacing. One camera view localizes better at 2048 (the part models were fitted on complete
+    objects; README). 8192 points take ~2 s on one CPU core, 2048 ~0.5 s.
     """
 
     name = "geometric"
