@@ -18,42 +18,15 @@ import statistics
 import sys
 import time
 
-import numpy as np
 import torch  # noqa: F401  (loaded as in the action server's process: its OpenMP runtime is in play)
-import trimesh
 from tqdm import tqdm
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from gdexgrasp_ros.objects.camera import table_top_scene  # noqa: E402
-from gdexgrasp_ros.objects.part_object import PartMesh, object_from_mesh  # noqa: E402
+from gdexgrasp_ros.objects.camera import mug_box_ball, table_top_scene  # noqa: E402
 from gdexgrasp_ros.objects.preprocess import PreprocessConfig, preprocess_cloud  # noqa: E402
 
 TARGET_MS = 200.0
-
-
-def _part_mesh(parts: list[trimesh.Trimesh]) -> PartMesh:
-    """One PartMesh from trimesh pieces; piece i becomes part id i."""
-    offsets = np.cumsum([0] + [len(p.vertices) for p in parts[:-1]])
-    return PartMesh(
-        np.vstack([p.vertices for p in parts]),
-        np.vstack([p.faces + o for p, o in zip(parts, offsets, strict=True)]),
-        np.concatenate([np.full(len(p.faces), i) for i, p in enumerate(parts)]),
-    )
-
-
-def scene_objects():
-    """A mug (hollow wall, bottom, torus handle) as target; a box and a ball as distractors."""
-    wall = trimesh.creation.annulus(0.035, 0.04, 0.1, sections=48)
-    bottom = trimesh.creation.cylinder(0.035, 0.005, sections=48)
-    bottom.apply_translation([0, 0, -0.0475])
-    handle = trimesh.creation.torus(0.03, 0.006)
-    handle.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
-    handle.apply_translation([0.045, 0, 0])
-    mug = object_from_mesh(_part_mesh([trimesh.util.concatenate([wall, bottom]), handle]), ["body", "handle"])
-    box = object_from_mesh(_part_mesh([trimesh.creation.box([0.06, 0.04, 0.08])]), ["body"])
-    ball = object_from_mesh(_part_mesh([trimesh.creation.icosphere(3, 0.035)]), ["body"])
-    return mug, [box, ball]
 
 
 def main() -> int:
@@ -63,7 +36,7 @@ def main() -> int:
     parser.add_argument("--mode", choices=["nearest", "largest"], default="nearest")
     args = parser.parse_args()
 
-    target, distractors = scene_objects()
+    target, distractors = mug_box_ball()
     scene = table_top_scene(target, distractors, seed=args.seed)
     cloud = scene.cloud.points
     config = PreprocessConfig(target=args.mode, target_point=tuple(scene.target_center_camera))

@@ -28,6 +28,7 @@ from gdexgrasp_ros.stage1.localization.detector import (
     vote_rate,
 )
 from gdexgrasp_ros.stage1.localization.fit import training_samples
+from gdexgrasp_ros.stage1.localization.geometric import ANALYSIS_POINTS
 from gdexgrasp_ros.stage1.localization.part_models import MODELS
 from gdexgrasp_ros.stage1.render_views import DEFAULT_VIEWPOINTS, render_view, render_views
 
@@ -120,7 +121,7 @@ def test_geometric_localizer_finds_parts_on_unseen_categories(geometric, categor
 def test_a_trigger_is_found_on_a_dense_cloud(geometric, seed):
     # A 1.5 cm trigger is ~25 of 2048 points on a drill (spacing ~6 mm): too few to separate;
     # at the localizer's analysis density (8192, ~3 mm) it is a part of its own.
-    obj = generate_object("drill", seed, n_points=GeometricLocalizer().analysis_points)
+    obj = generate_object("drill", seed, n_points=ANALYSIS_POINTS)
     unlabelled = PartObject(obj.points, obj.normals, np.full(len(obj), -1), [])
     assert iou(geometric.localize(unlabelled, "trigger").mask, obj.part_mask("trigger")) >= 0.6
 

@@ -14,8 +14,8 @@ import pytest
 import trimesh
 
 from gdexgrasp_ros.geometry.sampling import farthest_point_sampling
-from gdexgrasp_ros.objects.camera import PinholeCamera, look_at, render_depth_cloud, table_top_scene
-from gdexgrasp_ros.objects.part_object import PartMesh, PartObject, object_from_mesh
+from gdexgrasp_ros.objects.camera import PinholeCamera, look_at, mug_box_ball, render_depth_cloud, table_top_scene
+from gdexgrasp_ros.objects.part_object import PartMesh, PartObject
 from gdexgrasp_ros.objects.preprocess import (
     CloudPreprocessError,
     PreprocessConfig,
@@ -25,40 +25,9 @@ from gdexgrasp_ros.objects.preprocess import (
 SEEDS = (0, 1, 2)
 
 
-def _part_mesh(parts: list[trimesh.Trimesh]) -> PartMesh:
-    """One PartMesh from trimesh pieces; piece i becomes part id i."""
-    vertices, faces, face_parts, offset = [], [], [], 0
-    for part_id, piece in enumerate(parts):
-        vertices.append(piece.vertices)
-        faces.append(piece.faces + offset)
-        face_parts.append(np.full(len(piece.faces), part_id))
-        offset += len(piece.vertices)
-    return PartMesh(np.vstack(vertices), np.vstack(faces), np.concatenate(face_parts))
-
-
-def _mug():
-    """A 10 cm open mug (hollow wall + bottom) with a torus handle: parts body, handle."""
-    wall = trimesh.creation.annulus(0.035, 0.04, 0.1, sections=48)
-    bottom = trimesh.creation.cylinder(0.035, 0.005, sections=48)
-    bottom.apply_translation([0, 0, -0.0475])
-    handle = trimesh.creation.torus(0.03, 0.006)
-    handle.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
-    handle.apply_translation([0.045, 0, 0])
-    body = trimesh.util.concatenate([wall, bottom])
-    return object_from_mesh(_part_mesh([body, handle]), ["body", "handle"], category="mug")
-
-
-def _box():
-    return object_from_mesh(_part_mesh([trimesh.creation.box([0.06, 0.04, 0.08])]), ["body"], category="box")
-
-
-def _ball():
-    return object_from_mesh(_part_mesh([trimesh.creation.icosphere(3, 0.035)]), ["body"], category="ball")
-
-
 @pytest.fixture(scope="module")
 def scenes():
-    return {seed: table_top_scene(_mug(), [_box(), _ball()], seed=seed) for seed in SEEDS}
+    return {seed: table_top_scene(*mug_box_ball(), seed=seed) for seed in SEEDS}
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +124,7 @@ def test_table_top_scene_ground_truth(scenes):
 
 def test_table_top_scene_needs_meshes():
     with pytest.raises(ValueError, match="no mesh"):
-        table_top_scene(_mug(), [PartObject(np.zeros((1, 3)), None, [0], ["x"])])
+        table_top_scene(mug_box_ball()[0], [PartObject(np.zeros((1, 3)), None, [0], ["x"])])
 
 
 # --- the acceptance test ----------------------------------------------------------------------
@@ -345,7 +314,7 @@ def test_label_on_the_table_only_is_reported(scene):
 
 def test_a_curved_object_is_not_taken_for_the_table():
     """A ball alone: a RANSAC band through it has many inliers but is not flat, so nothing is removed."""
-    ball = _ball().mesh
+    ball = mug_box_ball()[1][1].mesh
     camera = PinholeCamera(width=160, height=120, fx=400.0, fy=400.0, cx=79.5, cy=59.5)
     cloud = render_depth_cloud([(ball, 0)], camera, look_at((0.3, 0.0, 0.2), (0, 0, 0)), noise_std=0.001)
     result = preprocess_cloud(cloud.points)

@@ -262,3 +262,23 @@ def table_top_scene(
         target_center_world=center,
         target_center_camera=center_cam,
     )
+
+
+def mug_box_ball() -> tuple[PartObject, list[PartObject]]:
+    """The preprocessing check scene's objects: a 10 cm open mug (hollow wall + bottom, torus
+    handle; parts body, handle) as target, a box and a ball as distractors."""
+    import trimesh
+
+    from .part_object import object_from_mesh
+
+    wall = trimesh.creation.annulus(0.035, 0.04, 0.1, sections=48)
+    bottom = trimesh.creation.cylinder(0.035, 0.005, sections=48)
+    bottom.apply_translation([0, 0, -0.0475])
+    handle = trimesh.creation.torus(0.03, 0.006)
+    handle.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    handle.apply_translation([0.045, 0, 0])
+    body = trimesh.util.concatenate([wall, bottom])
+    mug = object_from_mesh(PartMesh.from_pieces([body, handle]), ["body", "handle"], category="mug")
+    box = object_from_mesh(PartMesh.from_pieces([trimesh.creation.box([0.06, 0.04, 0.08])]), ["body"], category="box")
+    ball = object_from_mesh(PartMesh.from_pieces([trimesh.creation.icosphere(3, 0.035)]), ["body"], category="ball")
+    return mug, [box, ball]

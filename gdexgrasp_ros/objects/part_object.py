@@ -28,6 +28,16 @@ class PartMesh:
         if len(self.faces) and (self.faces.min() < 0 or self.faces.max() >= len(self.vertices)):
             raise ValueError("face indices out of range")
 
+    @classmethod
+    def from_pieces(cls, pieces) -> PartMesh:
+        """One mesh from pieces with .vertices and .faces (e.g. trimesh meshes): piece i is part i."""
+        offsets = np.cumsum([0] + [len(p.vertices) for p in pieces[:-1]])
+        return cls(
+            np.vstack([p.vertices for p in pieces]),
+            np.vstack([np.asarray(p.faces) + o for p, o in zip(pieces, offsets, strict=True)]),
+            np.concatenate([np.full(len(p.faces), i) for i, p in enumerate(pieces)]),
+        )
+
 
 @dataclass
 class PartObject:
