@@ -75,7 +75,7 @@ class GeometricLocalizer(PartLocalizer):
     sampled) and the mask carried to every point by its nearest analysed neighbour. For a
     complete cloud, give it the densest one there is: small parts (triggers, caps) need ~3 mm
     spacing. One camera view localizes better at 2048 (the part models were fitted on complete
-    objects; README). 8192 points take ~2 s on one CPU core, 2048 ~0.5 s.
+    objects; README). 8192 points take ~2 s on one CPU core, 2048 ~0.4 s.
     """
 
     name = "geometric"
