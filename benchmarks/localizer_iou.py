@@ -11,7 +11,7 @@ training categories only, see gdexgrasp_ros/stage1/localization/fit.py):
   frame to Z-up and scaled to a typical real size chosen per object type up front;
 - with --partial, single camera views: each procedural object alone on a table, rendered by the
   virtual depth camera (1 mm noise), preprocessed (up axis from the camera pose), once telling
-  the localizer where the sensor was (extras["viewpoint"]) and once not.
+  the localizer where the sensor was (SceneView.viewpoint) and once not.
 Every cloud has --points points: 8192 (default) is the geometric localizer's own analysis size
 (GeometricLocalizer.analysis_points, for complete clouds); 2048 is the network input size and
 what the pipeline analyses of one camera view by default (its localizer_points parameter).
@@ -44,7 +44,7 @@ from gdexgrasp_ros.objects.loaders import (  # noqa: E402
 from gdexgrasp_ros.objects.part_object import PartObject  # noqa: E402
 from gdexgrasp_ros.objects.preprocess import PreprocessConfig, preprocess_cloud  # noqa: E402
 from gdexgrasp_ros.objects.procedural import generate_object  # noqa: E402
-from gdexgrasp_ros.stage1.localization import GeometricLocalizer  # noqa: E402
+from gdexgrasp_ros.stage1.localization import GeometricLocalizer, SceneView  # noqa: E402
 
 # (category, ground-truth part, queried name, family) on procedural unseen categories: the
 # acceptance set (every handle, lid and trigger these categories have).
@@ -93,7 +93,7 @@ def load_real(data: pathlib.Path, name: str, kind: str, extent: float | None, n:
     return obj if extent is None else rescale_to_size(obj, extent)
 
 
-def partial_view(obj: PartObject, seed: int, tell_viewpoint: bool, n: int = 2048) -> PartObject:
+def partial_view(obj: PartObject, seed: int, tell_viewpoint: bool, n: int = 2048) -> tuple[PartObject, SceneView]:
     """The object as one depth camera sees it on a table, preprocessed, in the camera frame."""
     flat = obj.mesh.vertices[:, :2]
     reach = float(np.linalg.norm(flat - (flat.min(0) + flat.max(0)) / 2, axis=1).max())
@@ -105,16 +105,15 @@ def partial_view(obj: PartObject, seed: int, tell_viewpoint: bool, n: int = 2048
     labels = scene.cloud.part_ids.reshape(-1)[out.object_indices[keep]]
     view = PartObject(out.object_points[keep], out.object_normals[keep], labels, list(obj.part_names), obj.category,
                       "camera view")  # fmt: skip
-    view.extras["up"] = up
-    if tell_viewpoint:
-        view.extras["viewpoint"] = (0.0, 0.0, 0.0)  # the camera's optical centre: the cloud is in its frame
-    return view
+    # The camera's optical centre is the viewpoint: the cloud is in its frame.
+    return view, SceneView(tuple(up), (0.0, 0.0, 0.0) if tell_viewpoint else None)
 
 
-def run_case(localizer: GeometricLocalizer, obj: PartObject, truth_part: str, query: str) -> tuple[float, float]:
+def run_case(localizer: GeometricLocalizer, obj: PartObject, truth_part: str, query: str,
+             view: SceneView | None = None) -> tuple[float, float]:  # fmt: skip
     truth = obj.part_mask(truth_part)
     start = time.perf_counter()
-    result = localizer.localize(obj, query)
+    result = localizer.localize(obj, query, view)
     return iou(result.mask, truth), time.perf_counter() - start
 
 
@@ -123,12 +122,12 @@ def evaluate_procedural(localizer, cases, seeds, partial: bool = False, viewpoin
     for category, part, query in cases:
         values = []
         for seed in seeds:
-            obj = generate_object(category, seed, n_points=n)
+            obj, view = generate_object(category, seed, n_points=n), None
             if partial:
-                obj = partial_view(obj, seed, viewpoint, n)
+                obj, view = partial_view(obj, seed, viewpoint, n)
                 if not obj.part_mask(part).any():
                     continue  # the part is hidden from this camera
-            values.append(run_case(localizer, obj, part, query)[0])
+            values.append(run_case(localizer, obj, part, query, view)[0])
         rows[f"{category}/{part}"] = values
     return rows
 

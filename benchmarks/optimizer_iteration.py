@@ -26,12 +26,8 @@ from gdexgrasp_ros.metrics import contact as M  # noqa: E402
 from gdexgrasp_ros.metrics.simulation import simulation_displacement, simulation_displacement_six  # noqa: E402
 from gdexgrasp_ros.objects.procedural import generate_object  # noqa: E402
 from gdexgrasp_ros.stage1.prior import posture_prior  # noqa: E402
-from gdexgrasp_ros.stage3.optimizer import (  # noqa: E402
-    ObjectContext,
-    OptimizerConfig,
-    PriorGuidedOptimizer,
-    initial_poses_facing,
-)
+from gdexgrasp_ros.stage2.part_init import part_facing_poses  # noqa: E402
+from gdexgrasp_ros.stage3.optimizer import ObjectContext, OptimizerConfig, PriorGuidedOptimizer  # noqa: E402
 
 
 def iteration_ms(device: torch.device, k: int, iterations: int) -> dict:
@@ -39,8 +35,7 @@ def iteration_ms(device: torch.device, k: int, iterations: int) -> dict:
     obj = generate_object("mug", seed=1)
     mask = obj.part_mask("handle")
     ctx = ObjectContext(obj, mask, device)
-    pts = torch.as_tensor(obj.points, dtype=torch.float32)
-    r6, tr = initial_poses_facing(pts, pts[torch.as_tensor(mask)].mean(0), k, 0.05)
+    r6, tr = part_facing_poses(obj.points, obj.normals, mask, k, hand, standoff=0.05)
     prior = posture_prior(hand, "handle-grip", "handle")
     out = {}
     for name, cfg in (("stage_a", OptimizerConfig(iterations_a=iterations, iterations_b=0)),

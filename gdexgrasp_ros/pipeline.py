@@ -1,51 +1,53 @@
 """GraspSynthesizer: the three G-DexGrasp stages on a validated SynthesisRequest.
 
-preprocess (camera cloud -> object) -> stage 1: analysis (instruction -> affordance, part),
-localization (part mask), retrieval (grasp prior) -> stage 2: generation (initial wrist poses)
--> stage 3: prior-guided optimization -> evaluation (metrics, ranking) -> retargeting.
+preprocess (camera cloud -> object) -> stage 1: analysis (instruction -> Arrangement),
+localization (-> LocalizationResult), retrieval (-> GraspPrior) -> stage 2: generation
+(-> InitialPoses) -> stage 3: prior-guided optimization -> evaluation (metrics, ranking) ->
+retargeting. Typed results cross every stage boundary and are kept in the SynthesisResult.
 
-Reports progress per stage, honours cancellation and the request's time limit, and raises
-GraspError with the action's error codes. Until the prior database and the part-aware CVAE
-exist, retrieval uses the affordance's canonical-posture prior and generation the part-facing
-initialisation (the paper's "part random init"); the result's rationale says so.
+The configuration's preset (config.PRESETS) picks each stage's component, so the paper's
+ablations run through this same code. Reports progress per stage, honours cancellation and
+the request's time limit, and raises GraspError with the action's error codes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from scipy.spatial.transform import Rotation
 
+from .config import PRESETS, SynthesizerConfig
 from .errors import ErrorCode, GraspError
 from .geometry.rotations import rot6d_to_matrix
 from .hand import load_hand_model
 from .metrics.contact import contact_mask
 from .metrics.quality import GraspQuality, evaluate_grasp
 from .objects.part_object import PartObject
-from .objects.preprocess import CloudUnitsError, PreprocessConfig, estimate_normals, preprocess_cloud
+from .objects.preprocess import CloudUnitsError, estimate_normals, preprocess_cloud
 from .request import SynthesisRequest
-from .stage1.prior import GraspPrior, posture_prior
-from .stage2.part_init import part_facing_poses
-from .stage3.optimizer import ObjectContext, OptimizerConfig, PriorGuidedOptimizer
+from .stage1.analysis.base import Arrangement
+from .stage1.localization.base import DenseCloud, LocalizationResult, SceneView
+from .stage1.prior import GraspPrior
+from .stage2.generation import GenerationInput, InitialPoses
+from .stage3.optimizer import ObjectContext, OptimizationResult, PriorGuidedOptimizer
+
+if TYPE_CHECKING:
+    from .retarget.retargeter import RetargetResult
+
+__all__ = ["PRESETS", "STAGES", "GraspCandidate", "GraspSynthesizer", "SynthesisResult", "SynthesizerConfig"]
 
 # progress(stage_name, fraction 0..1, live_candidates, best_loss)
 ProgressCallback = Callable[[str, float, int, float], None]
 CancelCheck = Callable[[], bool]
 
-STAGES = (
-    "preprocess",
-    "analysis",
-    "localization",
-    "retrieval",
-    "generation",
-    "optimization",
-    "evaluation",
-    "retargeting",
-)
+STAGES = ("preprocess", "analysis", "localization", "retrieval", "generation", "optimization", "evaluation",
+          "retargeting")  # fmt: skip
 # Share of the overall progress bar each stage stands for (the optimizer dominates).
 _STAGE_SPAN = {"preprocess": (0.0, 0.03), "analysis": (0.03, 0.06), "localization": (0.06, 0.1),
                "retrieval": (0.1, 0.12), "generation": (0.12, 0.15), "optimization": (0.15, 0.9),
@@ -53,29 +55,13 @@ _STAGE_SPAN = {"preprocess": (0.0, 0.03), "analysis": (0.03, 0.06), "localizatio
 
 
 @dataclass
-class SynthesizerConfig:
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    # torch CPU threads (process-wide; 0 keeps torch's default). One is the fastest on a small
-    # robot computer shared with DDS and other nodes: the optimizer's tensors are small, and
-    # OpenMP threads that compete for busy cores slowed an iteration 10-20x in our measurements.
-    cpu_threads: int = 1
-    num_candidates: int = 8  # K hands optimised together
-    preprocess: bool = True  # run sensor-cloud preprocessing (plane removal, clustering, FPS)
-    preprocess_config: PreprocessConfig = field(default_factory=PreprocessConfig)
-    analyzer: str = "offline"
-    analyzer_options: dict = field(default_factory=dict)
-    localizer: str = "geometric"  # used when the cloud carries no part labels
-    localizer_options: dict = field(default_factory=dict)
-    # Points the geometric localizer analyses (of the object's dense voxel cloud). One camera
-    # view localizes best at 2048 (benchmarks/localizer_iou.py --partial); complete clouds
-    # (fused views, meshes) at 8192, which small parts such as triggers need.
-    localizer_points: int = 2048
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    standoff: float = 0.02  # m, initial palm distance from the part
-    up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
-    mano_model_path: str = ""
-    retargeting_config_dir: str = ""  # "" = the package's config/retargeting
-    seed: int = 0
+class PreparedObject:
+    """The object as the stages see it: its sample points (labelled when the cloud was), how the
+    scene was seen, and the dense voxel cloud the samples were drawn from (when there is one)."""
+
+    obj: PartObject
+    view: SceneView
+    dense: DenseCloud | None = None
 
 
 @dataclass
@@ -90,16 +76,37 @@ class GraspCandidate:
     quality: GraspQuality
     loss: float
     prior_cluster_id: int = -1
-    robot: dict | None = None  # retargeting output (robot name, joint names/positions, pre-grasp, wrist poses)
+    robot: RetargetResult | None = None  # the robot hand's joints and base pose, when retargeted
 
 
 @dataclass
 class SynthesisResult:
-    arrangement: dict = field(default_factory=dict)
+    preset: str = "full"
+    arrangement: Arrangement | None = None  # None when the preset uses no language
+    localization: LocalizationResult | None = None  # None when the preset uses no part
+    prior: GraspPrior | None = None
+    initial_poses: InitialPoses | None = None
     grasps: list[GraspCandidate] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds of each stage that ran
+    components: dict[str, str] = field(default_factory=dict)  # stage -> what ran ("skipped" if nothing)
     object_points: np.ndarray | None = None  # the processed object cloud the grasps refer to
     part_mask: np.ndarray | None = None
+
+    @property
+    def rationale(self) -> str:
+        """Why these grasps, assembled from what actually ran."""
+        parts = [f"preset {self.preset}"]
+        if self.arrangement is not None and self.arrangement.rationale:
+            parts.append(f"analysis: {self.arrangement.rationale}")
+        if self.localization is not None:
+            parts.append(f"part: {self.localization.backend}" + (f" ({self.localization.notes})"
+                                                                   if self.localization.notes else ""))  # fmt: skip
+        if self.prior is not None:
+            parts.append(f"prior: {self.prior.source}")
+        if self.initial_poses is not None:
+            parts.append(f"initial poses: {self.initial_poses.description}")
+        parts.append(f"optimization: {self.components.get('optimization', 'not run')}")
+        return "; ".join(parts)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -123,137 +130,128 @@ class GraspSynthesizer:
         self.config = config or SynthesizerConfig()
         if device is not None:
             self.config.device = device
+        self.components = self.config.components
         self.device = resolve_device(self.config.device)
         if self.device.type == "cpu" and self.config.cpu_threads > 0:
             torch.set_num_threads(self.config.cpu_threads)
         self._hands: dict[str, object] = {}
         self._analyzer = None
         self._localizers: dict[str, object] = {}
+        self._retriever = None
+        self._generator = None
         self._retargeters: dict[str, object] = {}
 
     def load_components(self) -> None:
-        """Build the analyzer, the default localizer and the default hand now (a server calls this
-        at start-up, so a bad backend or model path is reported before the first goal)."""
-        self._get_analyzer()
-        self._get_localizer(self.config.localizer)
+        """Build every component the preset uses now (a server calls this at start-up, so a bad
+        backend, model path or an unavailable component is reported before the first goal)."""
+        if self.components.analysis:
+            self._get_analyzer()
+        if self.components.localization:
+            self._get_localizer(self.config.localizer)
+        self._get_retriever()
+        self._get_generator()
         self._hand("open_hand")
 
     # -- public ------------------------------------------------------------------------------------
     def synthesize(self, request: SynthesisRequest, progress: ProgressCallback | None = None,
                    should_cancel: CancelCheck | None = None) -> SynthesisResult:  # fmt: skip
         run = _Run(request, progress, should_cancel)
-        result = SynthesisResult()
+        result = SynthesisResult(preset=self.config.preset)
+        done = result.components
         with run.stage("preprocess", result):
-            obj = self._preprocess(request)
-        with run.stage("analysis", result):
-            arrangement = self._analyze(request, obj)
-            result.arrangement = arrangement
-        with run.stage("localization", result):
-            mask = self._localize(obj, arrangement)
-            result.object_points, result.part_mask = obj.points, mask
+            prepared = self._preprocess(request)
+        obj = prepared.obj
+        result.object_points = obj.points
+        if self.components.analysis:
+            with run.stage("analysis", result):
+                result.arrangement = self._analyze(request, obj)
+            done["analysis"] = result.arrangement.backend
+        if self.components.localization:
+            with run.stage("localization", result):
+                result.localization = self._localize(prepared, result.arrangement.contact_part)
+            done["localization"] = result.localization.backend
+            mask = result.localization.mask
+        else:
+            mask = np.ones(len(obj), dtype=bool)  # no part: the whole object
+        result.part_mask = mask
         hand = self._hand(request.hand_model)
+        affordance, part = (result.arrangement.affordance, result.arrangement.contact_part) if result.arrangement \
+            else ("", "")  # fmt: skip
         with run.stage("retrieval", result):
-            prior = self._retrieve(hand, arrangement)
-            arrangement["rationale"] = (
-                arrangement.get("rationale", "") + "; prior: the affordance's canonical posture "
-                "(no prior database yet); initial poses: facing the part (no CVAE weights yet)"
-            )
+            result.prior = self._get_retriever().retrieve(hand, affordance, part, obj.points[mask])
+        done["retrieval"] = self._get_retriever().name
         with run.stage("generation", result):
-            r6, trans = self._generate(obj, mask, request)
+            k = max(self.config.num_candidates, request.max_grasps)
+            query = GenerationInput(obj.points, obj.normals, mask, k, hand, self.config.seed)
+            result.initial_poses = self._get_generator().generate(query)
+        done["generation"] = result.initial_poses.generator
+        optimizer_config = self.config.optimizer_config()
         with run.stage("optimization", result):
-            opt = PriorGuidedOptimizer(hand, self.config.optimizer).run(
-                ObjectContext(obj, mask, self.device), prior, r6.to(self.device), trans.to(self.device),
-                progress=run.sub_progress("optimization"), should_cancel=run.check,
+            opt = PriorGuidedOptimizer(hand, optimizer_config).run(
+                ObjectContext(obj, mask, self.device), result.prior, result.initial_poses.rot6d.to(self.device),
+                result.initial_poses.trans.to(self.device), progress=run.sub_progress("optimization"),
+                should_cancel=run.check,
             )  # fmt: skip
+        done["optimization"] = _describe_optimization(optimizer_config)
         with run.stage("evaluation", result):
-            grasps = self._evaluate(hand, opt, obj, mask, prior, request.max_grasps)
+            grasps = self._evaluate(hand, opt, obj, mask, result.prior, request.max_grasps,
+                                    part_known=self.components.localization)  # fmt: skip
         with run.stage("retargeting", result):
             self._retarget(grasps, request.robot_hand)
+        done["retargeting"] = request.robot_hand
         result.grasps = grasps
         return result
 
     # -- stages ---------------------------------------------------------------------------------
-    def _preprocess(self, request: SynthesisRequest) -> PartObject:
-        pts = request.points
-        labels = request.labels
+    def _preprocess(self, request: SynthesisRequest) -> PreparedObject:
         up = np.asarray(self.config.up_axis, dtype=float)
-        # The sensor's position in the request frame (the frame origin for camera clouds).
-        viewpoint = np.asarray(request.extras.get("viewpoint", np.zeros(3)), dtype=float)
+        labels, dense = request.labels, None
         if self.config.preprocess:
             try:
-                out = preprocess_cloud(pts, self.config.preprocess_config, labels=labels, viewpoint=viewpoint)
+                out = preprocess_cloud(request.points, self.config.preprocess_config, labels=labels,
+                                       viewpoint=request.viewpoint)  # fmt: skip
             except CloudUnitsError as err:
                 raise GraspError(ErrorCode.INVALID_GOAL, str(err)) from err
             except ValueError as err:
                 raise GraspError(ErrorCode.EMPTY_CLOUD, f"preprocessing found no object: {err}") from err
             points, normals, labels = out.points, out.normals, out.labels
-            dense = (out.object_points, out.object_normals, out.object_rows)
+            dense = DenseCloud(out.object_points, out.object_normals, out.object_rows)
             if out.plane is not None:  # the table's normal, towards the camera: the scene's up
                 up = out.plane[:3]
         else:
-            points, normals = pts, estimate_normals(pts, viewpoint)
-            dense = None
-        part_names = list(request.extras.get("part_names", []))
+            points, normals = request.points, estimate_normals(request.points, request.viewpoint)
+        part_names = list(request.part_names)
         if labels is not None and part_names:
             ids = np.asarray(labels, dtype=np.int64)
             ids[(ids < 0) | (ids >= len(part_names))] = -1
         else:
             ids, part_names = np.full(len(points), -1), []
         obj = PartObject(points, normals, ids, part_names, request.object_category, "request")
-        obj.extras["up"] = up / np.linalg.norm(up)
-        obj.extras["viewpoint"] = viewpoint
-        if dense is not None and len(dense[0]) > len(points):
-            obj.extras["dense"] = dense  # (points, normals, rows of obj.points): for the localizer
-        return obj
+        view = SceneView(tuple(float(v) for v in up / np.linalg.norm(up)), tuple(float(v) for v in request.viewpoint))
+        return PreparedObject(obj, view, dense)
 
-    def _analyze(self, request: SynthesisRequest, obj: PartObject) -> dict:
+    def _analyze(self, request: SynthesisRequest, obj: PartObject) -> Arrangement:
         analyzer = self._get_analyzer()
         try:
-            arr = analyzer.analyze(request.instruction, category=obj.category, part_names=obj.part_names or None)
+            return analyzer.analyze(request.instruction, category=obj.category, part_names=obj.part_names or None)
         except GraspError:
             raise
         except Exception as err:  # noqa: BLE001 - every analyzer failure maps to one code
             raise GraspError(ErrorCode.ANALYSIS_FAILED, f"instruction analysis failed: {err}") from err
-        return arr.to_msg_fields()
 
-    def _localize(self, obj: PartObject, arrangement: dict) -> np.ndarray:
-        from .stage1.localization import GeometricLocalizer
-
-        name = "labels" if (obj.part_ids >= 0).any() else self.config.localizer
-        localizer = self._get_localizer(name)
-        part = arrangement["contact_part"]
-        # Localizers reason about top / bottom with +z up: turn the object so the scene's up is +z.
-        R_up = Rotation.align_vectors([[0.0, 0.0, 1.0]], [obj.extras["up"]])[0].as_matrix()
-        # Small parts need the dense cloud (every voxel of the object), not the 2048 samples; the
-        # geometric localizer thins it to the points it analyses (localizer_points).
-        dense = obj.extras.get("dense") if isinstance(localizer, GeometricLocalizer) else None
-        source = obj if dense is None else PartObject(dense[0], dense[1], np.full(len(dense[0]), -1), [],
-                                                      obj.category, "request (dense)")  # fmt: skip
-        upright = source.transformed(R_up, np.zeros(3))
-        # transformed() copies extras as they were: restate the frame-dependent ones upright.
-        upright.extras.pop("dense", None)
-        upright.extras["up"] = np.array([0.0, 0.0, 1.0])
-        upright.extras["viewpoint"] = R_up @ obj.extras["viewpoint"]  # what the sensor saw
+    def _localize(self, prepared: PreparedObject, part: str) -> LocalizationResult:
+        labelled = (prepared.obj.part_ids >= 0).any()
+        localizer = self._get_localizer("labels" if labelled else self.config.localizer)
         try:
-            found = localizer.localize(upright, part)
-        except Exception as err:  # noqa: BLE001
+            found = localizer.locate(prepared.obj, part, prepared.view, prepared.dense)
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:  # degenerate geometry; bugs propagate
             raise GraspError(ErrorCode.PART_NOT_FOUND, f"could not find the {part}: {err}") from err
-        mask = np.asarray(found.mask, dtype=bool)
-        if dense is not None:
-            mask = mask[dense[2]]
-        if not mask.any():
+        if not found.mask.any():
             raise GraspError(ErrorCode.PART_NOT_FOUND, f"no point of the object was recognised as its {part}")
-        arrangement["localizer_backend"] = found.backend
-        return mask
+        return found
 
-    def _retrieve(self, hand, arrangement: dict) -> GraspPrior:
-        return posture_prior(hand, arrangement["affordance"], arrangement["contact_part"])
-
-    def _generate(self, obj: PartObject, mask: np.ndarray, request: SynthesisRequest):
-        k = max(self.config.num_candidates, request.max_grasps)
-        return part_facing_poses(obj.points, obj.normals, mask, k, self.config.standoff, self.config.seed)
-
-    def _evaluate(self, hand, opt, obj: PartObject, mask: np.ndarray, prior: GraspPrior, count: int):
+    def _evaluate(self, hand, opt: OptimizationResult, obj: PartObject, mask: np.ndarray, prior: GraspPrior,
+                  count: int, part_known: bool) -> list[GraspCandidate]:  # fmt: skip
         with torch.no_grad():
             out = hand.forward(opt.rot6d, opt.trans, opt.joints)
         R = rot6d_to_matrix(opt.rot6d).cpu().numpy()
@@ -261,6 +259,8 @@ class GraspSynthesizer:
         for k in opt.order.tolist():
             verts = out.vertices[k].cpu().numpy()
             quality = evaluate_grasp(verts, obj.points, obj.normals, mask)
+            if not part_known:  # ranked on the whole object; a part ratio would mean nothing
+                quality = dataclasses.replace(quality, part_contact_ratio=math.nan)
             near, _ = contact_mask(verts, obj.points)
             grasps.append(GraspCandidate(
                 rotation=R[k], translation=opt.trans[k].cpu().numpy(), joint_names=tuple(hand.joint_names),
@@ -285,7 +285,10 @@ class GraspSynthesizer:
     # -- components (built once, on first use) -------------------------------------------------
     def _hand(self, name: str):
         if name not in self._hands:
-            self._hands[name] = load_hand_model(name, self.config.mano_model_path, self.device)
+            try:
+                self._hands[name] = load_hand_model(name, self.config.mano_model_path, self.device)
+            except ValueError as err:
+                raise GraspError(ErrorCode.INVALID_GOAL, str(err)) from err
         return self._hands[name]
 
     def _get_analyzer(self):
@@ -305,12 +308,36 @@ class GraspSynthesizer:
             self._localizers[name] = make_localizer(name, **options)
         return self._localizers[name]
 
+    def _get_retriever(self):
+        if self._retriever is None:
+            from .stage1.retrieval import make_retriever
+
+            self._retriever = make_retriever(self.components.retriever, **self.config.retriever_options)
+        return self._retriever
+
+    def _get_generator(self):
+        if self._generator is None:
+            from .stage2.generation import make_generator
+
+            self._generator = make_generator(self.components.generator, **self.config.generator_options)
+        return self._generator
+
     def _get_retargeter(self, robot: str):
         if robot not in self._retargeters:
             from .retarget.retargeter import load_retargeter
 
             self._retargeters[robot] = load_retargeter(robot, self.config.retargeting_config_dir or None)
         return self._retargeters[robot]
+
+
+def _describe_optimization(cfg) -> str:
+    if cfg.mode == "none":
+        return "none (initial poses scored)"
+    if cfg.mode == "two_stage":
+        return f"two-stage (A: {cfg.iterations_a} extrinsic iterations on prior terms, B: {cfg.iterations_b} on all)"
+    if cfg.mode == "one_stage":
+        return f"one-stage ({cfg.iterations_b} iterations, all parameters and terms)"
+    return f"no prior guidance ({cfg.iterations_a + cfg.iterations_b} iterations, physical terms + L_close)"
 
 
 class _Run:

@@ -33,6 +33,8 @@ class RawRequest:
     hand_model: str = ""
     robot_hand: str = ""
     timeout: float = 0.0
+    viewpoint: np.ndarray | None = None  # sensor position in the cloud's frame (None: the frame's origin)
+    part_names: tuple[str, ...] = ()  # names of the label ids carried by the cloud
 
 
 @dataclass
@@ -50,7 +52,10 @@ class SynthesisRequest:
     hand_model: str = "open_hand"
     robot_hand: str = "leap_hand"
     timeout: float = 120.0
-    extras: dict = field(default_factory=dict)
+    # The sensor's position in the cloud's frame: for a camera cloud its optical centre, the
+    # frame's origin unless the cloud was moved into another frame.
+    viewpoint: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    part_names: tuple[str, ...] = ()  # names of the label ids (label i is part_names[i])
 
 
 @dataclass
@@ -60,6 +65,7 @@ class RequestDefaults:
     robot_hand: str = "leap_hand"
     timeout: float = 120.0
     robot_hands: tuple[str, ...] = ("leap_hand", "allegro_hand")
+    hand_models: tuple[str, ...] = HAND_MODELS  # the hands this server can load (mano needs its file)
 
 
 def validate_request(raw: RawRequest, defaults: RequestDefaults | None = None) -> SynthesisRequest:
@@ -70,6 +76,9 @@ def validate_request(raw: RawRequest, defaults: RequestDefaults | None = None) -
     hand_model = raw.hand_model or d.hand_model
     if hand_model not in HAND_MODELS:
         raise GraspError(ErrorCode.INVALID_GOAL, f"unknown hand_model '{hand_model}'; expected one of {HAND_MODELS}")
+    if hand_model not in d.hand_models:
+        raise GraspError(ErrorCode.INVALID_GOAL, f"hand_model '{hand_model}' is not available here "
+                         f"(available: {', '.join(d.hand_models)}); 'mano' needs the mano_model_path parameter")  # fmt: skip
     robot_hand = raw.robot_hand or d.robot_hand
     allowed_robots = ("none",) + tuple(d.robot_hands)
     if robot_hand not in allowed_robots:
@@ -88,7 +97,25 @@ def validate_request(raw: RawRequest, defaults: RequestDefaults | None = None) -
         hand_model=hand_model,
         robot_hand=robot_hand,
         timeout=timeout,
+        viewpoint=_validate_viewpoint(raw.viewpoint),
+        part_names=_validate_part_names(raw.part_names),
     )
+
+
+def _validate_viewpoint(viewpoint) -> np.ndarray:
+    if viewpoint is None:
+        return np.zeros(3)
+    v = np.asarray(viewpoint, dtype=np.float64).reshape(-1)
+    if v.shape != (3,) or not np.isfinite(v).all():
+        raise GraspError(ErrorCode.INVALID_GOAL, f"viewpoint must be 3 finite numbers, got {viewpoint!r}")
+    return v
+
+
+def _validate_part_names(names) -> tuple[str, ...]:
+    out = tuple(str(n).strip() for n in names)
+    if any(not n for n in out):
+        raise GraspError(ErrorCode.INVALID_GOAL, f"part names must be non-empty, got {list(names)!r}")
+    return out
 
 
 def _validate_instruction(text: str | None) -> str:

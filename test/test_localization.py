@@ -14,6 +14,7 @@ from gdexgrasp_ros.stage1.localization import (
     GeometricLocalizer,
     LabelLocalizer,
     PartNotFound,
+    SceneView,
     make_localizer,
     match_part_names,
     normalize_name,
@@ -141,12 +142,11 @@ def test_geometric_localizer_estimates_missing_normals_and_honours_up(geometric)
     truth = obj.part_mask("handle")
     bare = PartObject(obj.points, None, np.full(len(obj), -1), [])
     assert iou(geometric.localize(bare, "handle").mask, truth) >= 0.6
-    # The same jug lying in a y-up frame: found with up=y (as an option or from the cloud's extras).
+    # The same jug lying in a y-up frame: found with up=y (as an option or from the query's SceneView).
     to_y_up = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])
     lying = obj.transformed(to_y_up, np.zeros(3))
     assert iou(GeometricLocalizer(up=(0, 1, 0)).localize(lying, "lid").mask, obj.part_mask("lid")) >= 0.6
-    lying.extras["up"] = (0.0, 1.0, 0.0)
-    assert iou(geometric.localize(lying, "lid").mask, obj.part_mask("lid")) >= 0.6
+    assert iou(geometric.localize(lying, "lid", SceneView(up=(0.0, 1.0, 0.0))).mask, obj.part_mask("lid")) >= 0.6
 
 
 def test_geometric_localizer_on_a_single_camera_view():

@@ -40,17 +40,15 @@ def synthesizer():
 
 def _request(scene, **kw):
     s, labels = scene
-    req = validate_request(RawRequest(points=s.cloud.points, labels=labels, instruction=kw.pop("instruction", INSTRUCTION),
-                                      object_category="kettle", max_grasps=3, **kw))  # fmt: skip
-    req.extras["part_names"] = s.objects[0].part_names
-    return req
+    return validate_request(RawRequest(points=s.cloud.points, labels=labels, instruction=kw.pop("instruction", INSTRUCTION),
+                                       object_category="kettle", max_grasps=3, part_names=s.objects[0].part_names, **kw))  # fmt: skip
 
 
 def test_pipeline_grasps_the_kettle_by_its_handle(scene, synthesizer):
     stages = []
     result = synthesizer.synthesize(_request(scene, robot_hand="leap_hand"), progress=lambda *a: stages.append(a))
-    assert result.arrangement["affordance"] == "handle-grip" and result.arrangement["contact_part"] == "handle"
-    assert result.arrangement["localizer_backend"] == "labels"
+    assert result.arrangement.affordance == "handle-grip" and result.arrangement.contact_part == "handle"
+    assert result.localization.backend == "labels"
     assert set(result.timings) == set(STAGES)
     assert stages[0][:2] == ("preprocess", 0.0)
     fractions = [a[1] for a in stages]
@@ -151,7 +149,8 @@ def test_resolve_device_rejects_unknown_names():
 
 def test_the_result_says_which_prior_and_initialisation_it_used(scene, synthesizer):
     result = synthesizer.synthesize(_request(scene))
-    assert "canonical posture" in result.arrangement["rationale"] and "CVAE" in result.arrangement["rationale"]
+    assert "canonical handle-grip posture" in result.rationale and "no CVAE weights" in result.rationale
+    assert result.prior.cluster_id == -1 and result.initial_poses.generator == "part_facing"
 
 
 def test_an_unlabelled_camera_view_is_localized_geometrically():
@@ -162,7 +161,7 @@ def test_an_unlabelled_camera_view_is_localized_geometrically():
                                           max_grasps=1))  # fmt: skip
     synth = GraspSynthesizer(SynthesizerConfig(optimizer=OptimizerConfig(iterations_a=5, iterations_b=5)))
     result = synth.synthesize(request)
-    assert result.arrangement["localizer_backend"] == "geometric"
+    assert result.localization.backend == "geometric"
     assert synth._get_localizer("geometric").analysis_points == SynthesizerConfig().localizer_points
     # Ground truth: the camera's part label of the input point each object point is.
     flat = s.cloud.points.reshape(-1, 3)

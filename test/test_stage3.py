@@ -16,8 +16,9 @@ from gdexgrasp_ros.metrics.simulation import simulation_displacement
 from gdexgrasp_ros.objects.part_object import PartMesh
 from gdexgrasp_ros.objects.procedural import generate_object
 from gdexgrasp_ros.stage1.prior import posture_prior
+from gdexgrasp_ros.stage2.part_init import palm_facing_poses
 from gdexgrasp_ros.stage3 import losses as L
-from gdexgrasp_ros.stage3.optimizer import ObjectContext, OptimizerConfig, PriorGuidedOptimizer, initial_poses_facing
+from gdexgrasp_ros.stage3.optimizer import ObjectContext, OptimizerConfig, PriorGuidedOptimizer
 
 
 def _mesh(tm: trimesh.Trimesh) -> PartMesh:
@@ -145,7 +146,7 @@ def test_a_hand_closed_around_a_cylinder_holds_it_and_an_open_hand_beside_it_doe
 
 
 # -- the optimizer ---------------------------------------------------------------------------------
-def _bad_start_on_a_mug(k=8):
+def _bad_start_on_a_mug(hand_model, k=8):
     """Palm centres 2 cm inside a procedural mug's body, beside its handle, palm towards the body."""
     obj = generate_object("mug", seed=1)
     mask = obj.part_mask("handle")
@@ -155,13 +156,18 @@ def _bad_start_on_a_mug(k=8):
     g = torch.Generator().manual_seed(0)
     ang = torch.empty(k).uniform_(0.5, 0.9, generator=g) * torch.where(torch.arange(k) % 2 == 0, 1.0, -1.0)
     palm = torch.stack([(r_body - 0.02) * torch.cos(ang), (r_body - 0.02) * torch.sin(ang), handle_c[2].expand(k)], 1)
-    r6, _ = initial_poses_facing(pts, handle_c, k, 0.0, seed=0)
-    trans = palm - rot6d_to_matrix(r6) @ torch.tensor([0.07, 0.0, -0.03])
+    # Palms facing the handle from around it (directions jittered about the body-to-handle axis).
+    away = torch.nn.functional.normalize(handle_c - pts.mean(0), dim=0)
+    dirs = torch.nn.functional.normalize(
+        torch.randn(k, 3, generator=torch.Generator().manual_seed(0)) * 0.6 + away, dim=-1
+    )
+    r6, _ = palm_facing_poses(handle_c.expand(k, 3).numpy(), dirs.numpy(), np.zeros(k), hand_model, 0.0)
+    trans = palm - rot6d_to_matrix(r6) @ hand_model.palm_point
     return obj, mask, r6, trans
 
 
 def test_optimizer_recovers_handle_grasps_from_a_bad_start(hand):
-    obj, mask, r6, trans = _bad_start_on_a_mug()
+    obj, mask, r6, trans = _bad_start_on_a_mug(hand)
     tm = trimesh.Trimesh(obj.mesh.vertices, obj.mesh.faces, process=False)
     start = hand.forward(r6, trans, torch.as_tensor(canonical_posture("handle-grip")).float().expand(8, -1))
     assert max(M.penetration_depth(v.numpy(), obj.mesh) for v in start.vertices) > 0.015, "the start is bad"
@@ -185,7 +191,7 @@ def test_optimizer_recovers_handle_grasps_from_a_bad_start(hand):
 def test_optimizer_is_deterministic_and_cancellable(hand):
     from gdexgrasp_ros.errors import ErrorCode, GraspError
 
-    obj, mask, r6, trans = _bad_start_on_a_mug(2)
+    obj, mask, r6, trans = _bad_start_on_a_mug(hand, 2)
     ctx = ObjectContext(obj, mask, "cpu")
     prior = posture_prior(hand, "handle-grip", "handle")
     cfg = OptimizerConfig(iterations_a=20, iterations_b=20)
@@ -206,7 +212,7 @@ def test_optimizer_is_deterministic_and_cancellable(hand):
 
 @pytest.mark.parametrize("mode", ["one_stage", "no_prior"])
 def test_ablation_modes_run(hand, mode):
-    obj, mask, r6, trans = _bad_start_on_a_mug(2)
+    obj, mask, r6, trans = _bad_start_on_a_mug(hand, 2)
     res = PriorGuidedOptimizer(hand, OptimizerConfig(iterations_a=10, iterations_b=10, mode=mode)).run(
         ObjectContext(obj, mask, "cpu"), posture_prior(hand, "handle-grip", "handle"), r6, trans
     )
@@ -227,8 +233,11 @@ def test_cloud_penetration_depth_and_ranking_score():
     assert ranking_score(1.0, 0.0, 0.0, 5) > ranking_score(0.0, 0.0, 0.0, 5) > ranking_score(0.0, 0.02, 3.0, 5)
 
 
-def test_initial_poses_are_rotations_even_straight_above():
-    pts = torch.tensor([[0.0, 0.0, 0.0], [0.01, 0.0, 0.0], [0.0, 0.01, 0.0]])
-    r6, _ = initial_poses_facing(pts, torch.tensor([0.0, 0.0, 0.1]), 4, 0.05)
+def test_initial_poses_are_rotations_even_straight_above(hand):
+    up = np.tile([0.0, 0.0, 1.0], (4, 1))
+    r6, trans = palm_facing_poses(np.zeros((4, 3)), up, np.linspace(0, 3, 4), hand, 0.05)
     R = rot6d_to_matrix(r6)
+    palm_point = (R @ hand.palm_point + trans).numpy()
+    np.testing.assert_allclose(palm_point, np.tile([0.0, 0.0, 0.05], (4, 1)), atol=1e-6)
+    np.testing.assert_allclose((R @ hand.palm_normal).numpy(), -up, atol=1e-6)  # the palm looks down at it
     torch.testing.assert_close(R @ R.transpose(1, 2), torch.eye(3).expand(4, 3, 3), atol=1e-5, rtol=0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 # MANO / OpenPose keypoint order.
@@ -24,6 +25,9 @@ KEYPOINT_NAMES = (
     "little_mcp", "little_pip", "little_dip", "little_tip",
 )  # fmt: skip
 FINGERTIP_KEYPOINTS = (4, 8, 12, 16, 20)
+# Digit ids of vertex_digit: the four fingers, the thumb, the palm.
+DIGITS = ("index", "middle", "ring", "little", "thumb", "palm")
+PALM_DIGIT = 5
 
 
 @dataclass
@@ -47,6 +51,10 @@ class HandModel(ABC):
     _faces: torch.Tensor  # (F, 3) long, outward-oriented triangles of the surface mesh
     _limits: torch.Tensor  # (D, 2) lower, upper in radians
     _candidates: torch.Tensor  # (C,) long vertex ids on the finger pads and palm
+    _vertex_digit: torch.Tensor  # (V,) long digit id of every vertex (DIGITS)
+    _distal: torch.Tensor  # (V,) bool: the vertex lies on a fingertip (distal) segment
+    _palm_point: torch.Tensor  # (3,) wrist frame, metres
+    _palm_normal: torch.Tensor  # (3,) wrist frame, unit
 
     @property
     def faces(self) -> torch.Tensor:
@@ -62,6 +70,39 @@ class HandModel(ABC):
     def contact_candidates(self) -> torch.Tensor:
         """(C,) long vertex ids on the finger pads and palm: where a grasp touches."""
         return self._candidates
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self._vertex_digit.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self._faces.device
+
+    @property
+    def vertex_digit(self) -> torch.Tensor:
+        """(V,) long: 0-3 index..little finger, 4 thumb, 5 palm (DIGITS)."""
+        return self._vertex_digit
+
+    @property
+    def distal_vertices(self) -> torch.Tensor:
+        """(V,) bool: vertices on the fingertip segments (where the no-prior ablation pulls)."""
+        return self._distal
+
+    @property
+    def palm_point(self) -> torch.Tensor:
+        """(3,) metres, wrist frame: where a grasped part sits, in front of the palm between the
+        curled fingers. Initialisations put this point over the contact part."""
+        return self._palm_point
+
+    @property
+    def palm_normal(self) -> torch.Tensor:
+        """(3,) unit, wrist frame: the direction the palm faces (towards a grasped object)."""
+        return self._palm_normal
+
+    @abstractmethod
+    def default_posture(self, affordance: str) -> np.ndarray:
+        """(D,) radians: the canonical joint angles of an affordance (the data-free prior)."""
 
     @abstractmethod
     def forward(self, rot6d: torch.Tensor, trans: torch.Tensor, joints: torch.Tensor,

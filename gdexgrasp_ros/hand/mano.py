@@ -30,6 +30,8 @@ from .base import HandModel, HandOutput
 # MANO joint order: 0 wrist, index 1-3, middle 4-6, little 7-9, ring 10-12, thumb 13-15.
 MANO_JOINTS = ("wrist", "index1", "index2", "index3", "middle1", "middle2", "middle3", "little1", "little2",
                "little3", "ring1", "ring2", "ring3", "thumb1", "thumb2", "thumb3")  # fmt: skip
+# Digit (hand.base.DIGITS) of each MANO joint: wrist -> palm.
+DIGIT_OF_JOINT = (5, 0, 0, 0, 1, 1, 1, 3, 3, 3, 2, 2, 2, 4, 4, 4)
 # Fingertip vertices of the MANO mesh (the ones manopth and most MANO code use).
 TIP_VERTICES = {"thumb": 745, "index": 317, "middle": 444, "ring": 556, "little": 673}
 # 16 joints + 5 tips (appended in thumb, index, middle, ring, little order) -> OpenPose order.
@@ -114,9 +116,49 @@ class ManoHand(HandModel):
         self.link_names = MANO_JOINTS
         self._limits = t(np.tile([-np.pi, np.pi], (len(self.joint_names), 1)))
         self._manopth = None
-        self._candidates = self._palm_side_vertices()
+        self._rest_frame()
+        self._candidates = torch.nonzero(self._rest_normals @ self._palm_normal > 0.5)[:, 0]
+        joint_of_vertex = self.weights.argmax(dim=1)  # the joint that moves each vertex most
+        self._vertex_digit = torch.as_tensor(DIGIT_OF_JOINT)[joint_of_vertex]
+        self._distal = torch.isin(joint_of_vertex, torch.tensor([3, 6, 9, 12, 15]))
         self._manopth = _make_manopth_layer(model_path) if prefer_manopth else None
         self.to(device)
+
+    def _rest_frame(self) -> None:
+        """Palm normal and grasp point from the flat rest pose (wrist frame = rest frame at joint 0)."""
+        zeros = torch.zeros(1, 45, dtype=self.dtype)
+        verts, _, J = self.skin(zeros, torch.zeros(1, self.shapedirs.shape[-1], dtype=self.dtype))
+        self._rest_normals = _vertex_normals(verts, self._faces)[0]
+        J = J[0] - J[0, 0]
+        self._rest_joints = J
+        self._palm_normal = torch.nn.functional.normalize(torch.linalg.cross(J[1], J[7]), dim=0)
+        # As the OpenHand's: three quarters of the way to the middle knuckle, 3 cm in front of the palm.
+        self._palm_point = 0.75 * J[4] + 0.03 * self._palm_normal
+
+    def default_posture(self, affordance: str) -> np.ndarray:
+        """The OpenHand's canonical posture carried over by geometry: each finger flexes about the
+        axis across it in the palm plane (MCP at MANO joint 1, PIP at 2, the coupled DIP at 3) and
+        abducts about the palm normal; the thumb's opposition and flexions become flexions of its
+        three joints. Approximate (MANO's joints are not hinges), but a curled hand of the right kind."""
+        from .open_hand import DIP_COUPLING
+        from .postures import canonical_posture
+
+        q = canonical_posture(affordance)
+        J, n = self._rest_joints.double().cpu(), self._palm_normal.double().cpu()
+        aa = torch.zeros(15, 3, dtype=torch.float64)
+        for finger, first in enumerate((1, 4, 10, 7)):  # OpenHand order: index, middle, ring, little
+            abd, mcp, pip = (float(v) for v in q[3 * finger : 3 * finger + 3])
+            axis = torch.nn.functional.normalize(torch.linalg.cross(J[first + 1] - J[first], n), dim=0)
+            aa[first - 1] = mcp * axis + abd * n
+            aa[first] = pip * axis
+            aa[first + 1] = DIP_COUPLING * pip * axis
+        opp, _abd, mcp, ip = (float(v) for v in q[12:16])
+        axis = torch.nn.functional.normalize(torch.linalg.cross(J[14] - J[13], n), dim=0)
+        aa[12], aa[13], aa[14] = 0.5 * opp * axis, mcp * axis, ip * axis
+        pose = aa.reshape(45) - self.hand_mean.double().cpu()
+        if self.use_pca:  # least-squares PCA coefficients of that pose
+            return torch.linalg.lstsq(self.components.double().cpu().T, pose[:, None]).solution[:, 0].numpy()
+        return pose.numpy()
 
     def hand_pose(self, joints: torch.Tensor) -> torch.Tensor:
         """(B, D) parameters -> (B, 45) axis-angle of the 15 finger joints."""
@@ -203,14 +245,6 @@ class ManoHand(HandModel):
         mask = (digit[:, None] != digit[None, :]).to(c.dtype)
         overlap = torch.relu(0.016 - torch.cdist(c, c)) * mask
         return overlap.sum((-1, -2)) / 2
-
-    def _palm_side_vertices(self) -> torch.Tensor:
-        zeros = torch.zeros(1, 45, dtype=self.dtype)
-        verts, _, J = self.skin(zeros, torch.zeros(1, self.shapedirs.shape[-1], dtype=self.dtype))
-        normals = _vertex_normals(verts, self._faces)[0]
-        wrist, index_mcp, little_mcp = J[0, 0], J[0, 1], J[0, 7]
-        palm_normal = torch.nn.functional.normalize(torch.linalg.cross(index_mcp - wrist, little_mcp - wrist), dim=0)
-        return torch.nonzero(normals @ palm_normal > 0.5)[:, 0]
 
 
 def _homogeneous(R: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

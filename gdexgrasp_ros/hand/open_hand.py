@@ -29,7 +29,7 @@ import torch
 from ..geometry.rotations import rot6d_to_matrix, skew
 from ..geometry.sdf import rounded_box_sdf, tapered_capsule_sdf
 from ..geometry.surface_nets import surface_nets, surface_projection
-from .base import HandModel, HandOutput
+from .base import PALM_DIGIT, HandModel, HandOutput
 
 FINGERS = ("index", "middle", "ring", "little")
 DIP_COUPLING = 2.0 / 3.0
@@ -80,6 +80,8 @@ THUMB_PAD = (-0.15, -0.55, -0.82)  # rest direction the thumb pad faces (orthogo
 PALM_CENTER = (0.046, 0.0, 0.0)
 PALM_HALF_EXTENTS = (0.048, 0.041, 0.0145)
 PALM_ROUNDING = 0.011
+# Where a grasped part sits: 1.5 cm in front of the palm's surface, 2.4 cm short of the knuckles.
+GRASP_POINT = (0.07, 0.0, -0.03)
 # Pose the mesh is generated in: fingers spread so neighbouring fingers' surfaces stay apart.
 MESH_POSE = np.array([0.30, 0, 0, 0.0, 0, 0, -0.25, 0, 0, -0.45, 0, 0, 0.0, 0.0, 0.0, 0.0])
 MESH_SPACING = 0.0032
@@ -121,7 +123,17 @@ class OpenHand(HandModel):
         self.local_normals = t(mesh["local_normals"])
         self._faces = torch.as_tensor(mesh["faces"], dtype=torch.long)
         self._candidates = torch.as_tensor(mesh["candidates"], dtype=torch.long)
+        link = self.link_of_vertex  # 0 palm, 1-12 fingers (3 links each), 13-15 thumb
+        self._vertex_digit = torch.where(link == 0, PALM_DIGIT, (link - 1) // 3)
+        self._distal = torch.isin(link, torch.tensor([3, 6, 9, 12, 15]))
+        self._palm_point = t(GRASP_POINT)
+        self._palm_normal = t([0.0, 0.0, -1.0])
         self.to(device)
+
+    def default_posture(self, affordance: str) -> np.ndarray:
+        from .postures import canonical_posture  # postures import this module's joint limits
+
+        return canonical_posture(affordance)
 
     def _init_tables(self, dtype: torch.dtype) -> None:
         """Kinematic and geometric tables as tensors (everything but the mesh)."""

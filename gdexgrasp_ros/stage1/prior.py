@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 from ..hand.base import HandModel
-from ..hand.postures import canonical_posture
 
 # Which digits (0-3 index..little, 4 thumb, 5 palm) a posture's contacts use, per affordance:
 # the default prior contact weight of each digit's pad vertices before any data is seen.
@@ -32,8 +31,9 @@ class GraspPrior:
     joints: np.ndarray  # (D,) representative pose Theta_hat, radians
     contact_mean: np.ndarray  # (V,) prior contact map C, 0..1 per hand vertex
     contact_std: np.ndarray  # (V,) its spread; L_cmap weights vertices by exp(-std)
-    cluster_id: int = -1
+    cluster_id: int = -1  # the prior database's cluster; -1 for a data-free prior
     hand_model: str = "open_hand"
+    source: str = ""  # where it came from, for the result's rationale
 
     def __post_init__(self):
         self.joints = np.asarray(self.joints, dtype=np.float64)
@@ -49,13 +49,21 @@ def posture_prior(hand: HandModel, affordance: str, part_name: str, std: float =
     Used before a prior database exists and in tests; stage 1 retrieval replaces it with a
     cluster's statistics.
     """
-    weights = DIGIT_CONTACT[affordance]
-    link = hand.link_of_vertex.cpu().numpy()  # 0 palm, 1-12 fingers (3 each), 13-15 thumb
-    digit = np.where(link == 0, 5, (link - 1) // 3)
-    mean = np.zeros(len(link))
+    if affordance not in DIGIT_CONTACT:
+        raise ValueError(f"unknown affordance '{affordance}'; expected one of {tuple(DIGIT_CONTACT)}")
+    digit = hand.vertex_digit.cpu().numpy()
+    mean = np.zeros(hand.num_vertices)
     cand = hand.contact_candidates.cpu().numpy()
-    mean[cand] = np.asarray(weights)[digit[cand]]
-    return GraspPrior(affordance, part_name, canonical_posture(affordance), mean, np.full(len(link), std))
+    mean[cand] = np.asarray(DIGIT_CONTACT[affordance])[digit[cand]]
+    return GraspPrior(affordance, part_name, hand.default_posture(affordance), mean, np.full(len(mean), std),
+                      hand_model=hand.name, source=f"the canonical {affordance} posture (no data)")  # fmt: skip
+
+
+def empty_prior(hand: HandModel, posture: str = "base-support") -> GraspPrior:
+    """No prior at all (the DexGraspNet-style baseline): an open hand and a zero contact map."""
+    zeros = np.zeros(hand.num_vertices)
+    return GraspPrior("", "", hand.default_posture(posture), zeros, zeros.copy(), hand_model=hand.name,
+                      source="none (open hand, no contact map)")  # fmt: skip
 
 
 def prior_tensors(prior: GraspPrior, device, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -22,7 +22,6 @@ import torch
 
 from ..errors import ErrorCode, GraspError
 from ..geometry.nearest import NearestIndex
-from ..geometry.rotations import matrix_to_rot6d
 from ..hand.base import HandModel
 from ..objects.part_object import PartObject
 from ..stage1.prior import GraspPrior, prior_tensors
@@ -41,13 +40,16 @@ class LossWeights:
     close: float = 1.0
 
 
+OPTIMIZER_MODES = ("two_stage", "one_stage", "no_prior", "none")
+
+
 @dataclass
 class OptimizerConfig:
     iterations_a: int = 700
     iterations_b: int = 700
     lr_a: float = 0.005
     lr_b: float = 0.001
-    mode: str = "two_stage"  # two_stage | one_stage | no_prior
+    mode: str = "two_stage"  # two_stage | one_stage | no_prior | none (score the initial poses only)
     c_pen: float = 0.001  # m, tolerated depth of object points inside the hand
     c_revpen: float = 0.001  # m, tolerated depth of hand vertices inside the object
     refresh_every: int = 8  # iterations between nearest-neighbour refreshes
@@ -60,8 +62,15 @@ class OptimizerConfig:
     weights: LossWeights = field(default_factory=LossWeights)
 
     def __post_init__(self):
-        if self.mode not in ("two_stage", "one_stage", "no_prior"):
-            raise ValueError(f"unknown optimizer mode '{self.mode}'")
+        if self.mode not in OPTIMIZER_MODES:
+            raise ValueError(f"unknown optimizer mode '{self.mode}'; expected one of {', '.join(OPTIMIZER_MODES)}")
+        for name in ("iterations_a", "iterations_b", "refresh_every", "pen_points", "fc_contacts"):
+            if getattr(self, name) < (0 if name.startswith("iterations") else 1):
+                raise ValueError(f"optimizer {name} must be >= {0 if name.startswith('iterations') else 1}, "
+                                 f"got {getattr(self, name)}")  # fmt: skip
+        for name in ("lr_a", "lr_b"):
+            if not getattr(self, name) > 0.0:
+                raise ValueError(f"optimizer {name} must be > 0, got {getattr(self, name)}")
 
 
 @dataclass
@@ -102,9 +111,8 @@ class PriorGuidedOptimizer:
     def __init__(self, hand: HandModel, config: OptimizerConfig | None = None):
         self.hand = hand
         self.cfg = config or OptimizerConfig()
-        device = hand.local_vertices.device if hasattr(hand, "local_vertices") else hand.v_template.device
-        self.device = device
-        n_vert = _vertex_count(hand)
+        device = self.device = hand.device
+        n_vert = hand.num_vertices
         g = torch.Generator().manual_seed(self.cfg.seed)
         cand = hand.contact_candidates.cpu()
         others = torch.tensor(sorted(set(range(n_vert)) - set(cand.tolist())), dtype=torch.long)
@@ -158,6 +166,8 @@ class PriorGuidedOptimizer:
     # -- internals -----------------------------------------------------------------------------
     def _stages(self):
         c = self.cfg
+        if c.mode == "none":
+            return []
         if c.mode == "two_stage":
             return [("A", c.iterations_a, c.lr_a, ("r", "t")), ("B", c.iterations_b, c.lr_b, ("r", "t", "q"))]
         return [
@@ -209,36 +219,7 @@ class PriorGuidedOptimizer:
         return sum(getattr(w, k) * v for k, v in terms.items())
 
 
-def _vertex_count(hand: HandModel) -> int:
-    return int(hand.local_vertices.shape[0]) if hasattr(hand, "local_vertices") else int(hand.v_template.shape[0])
-
-
 def _fingertip_candidates(hand: HandModel) -> torch.Tensor:
     """Positions within the scored set (candidates come first) of pad vertices on distal links."""
-    cand = hand.contact_candidates.cpu()
-    if hasattr(hand, "link_of_vertex"):
-        link = hand.link_of_vertex.cpu()[cand]
-        return torch.nonzero(torch.isin(link, torch.tensor([3, 6, 9, 12, 15])))[:, 0]
-    return torch.arange(len(cand))
-
-
-def initial_poses_facing(points: torch.Tensor, target: torch.Tensor, k: int, distance: float, seed: int = 0):
-    """K wrist poses around a target point with the palm (-z) facing it, from `distance` away.
-
-    Directions are spread on the half-sphere away from the object centre; used for
-    initialisation when no generator is available.
-    """
-    g = torch.Generator().manual_seed(seed)
-    center = points.mean(0)
-    away = torch.nn.functional.normalize(target - center, dim=0)
-    dirs = torch.nn.functional.normalize(torch.randn(k, 3, generator=g) * 0.6 + away, dim=-1)
-    z = dirs  # palm normal is -z: the wrist's +z points away from the target
-    # A reference axis not parallel to z (world z, or world x for near-vertical directions).
-    ref = torch.where(z[:, 2:3].abs() < 0.9, torch.tensor([0.0, 0.0, 1.0]), torch.tensor([1.0, 0.0, 0.0]))
-    x = torch.nn.functional.normalize(torch.linalg.cross(ref, z, dim=-1), dim=-1)
-    y = torch.linalg.cross(z, x, dim=-1)
-    R = torch.stack([x, y, z], dim=-1)
-    # Put the palm centre (about 6 cm along +x, below the palm) over the target.
-    palm = torch.tensor([0.07, 0.0, -0.03])
-    trans = target + dirs * distance - (R @ palm)
-    return matrix_to_rot6d(R), trans
+    tips = torch.nonzero(hand.distal_vertices.cpu()[hand.contact_candidates.cpu()])[:, 0]
+    return tips if len(tips) else torch.arange(len(hand.contact_candidates))

@@ -14,7 +14,7 @@ Backends (one interface, PartLocalizer.localize(obj, part_name) -> LocalizationR
 
 from __future__ import annotations
 
-from .base import LocalizationResult, PartLocalizer, PartNotFound, SegmentInfo
+from .base import DenseCloud, LocalizationResult, PartLocalizer, PartNotFound, SceneView, SegmentInfo
 from .geometric import GeometricLocalizer
 from .label import LabelLocalizer
 from .names import PART_FAMILIES, match_part_names, normalize_name, part_family
@@ -52,11 +52,13 @@ def make_localizer(name: str = "geometric", **options) -> PartLocalizer:
 __all__ = [
     "BACKENDS",
     "PART_FAMILIES",
+    "DenseCloud",
     "GeometricLocalizer",
     "LabelLocalizer",
     "LocalizationResult",
     "PartLocalizer",
     "PartNotFound",
+    "SceneView",
     "SegmentInfo",
     "canonical_name",
     "make_localizer",

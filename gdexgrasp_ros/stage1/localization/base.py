@@ -62,15 +62,60 @@ class LocalizationResult:
         return int(self.mask.sum())
 
 
+@dataclass(frozen=True)
+class SceneView:
+    """How the cloud was seen, in the cloud's frame: `up` (unit; away from the table) and the
+    sensor's position for a single camera view (None for complete clouds: meshes, fused views)."""
+
+    up: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    viewpoint: tuple[float, float, float] | None = None
+
+    def rotated(self, R: np.ndarray) -> SceneView:
+        vp = None if self.viewpoint is None else tuple(float(v) for v in R @ np.asarray(self.viewpoint))
+        return SceneView(tuple(float(v) for v in R @ np.asarray(self.up)), vp)
+
+
+@dataclass
+class DenseCloud:
+    """Every voxel of the object (denser than its network samples) and, for each sample, its row here."""
+
+    points: np.ndarray  # (M, 3)
+    normals: np.ndarray  # (M, 3)
+    sample_rows: np.ndarray  # (N,) row of each of the object's N sample points
+
+
 class PartLocalizer(ABC):
     """Finds a named part on an object's points."""
 
     name = "base"
+    # True when the backend gains from the object's dense cloud (small parts need ~3 mm spacing).
+    uses_dense_cloud = False
 
     @abstractmethod
-    def localize(self, obj: PartObject, part_name: str) -> LocalizationResult:
+    def localize(self, obj: PartObject, part_name: str, view: SceneView | None = None) -> LocalizationResult:
         """The points of `obj` that belong to the part called `part_name` (never an empty mask:
-        PartNotFound instead)."""
+        PartNotFound instead). `view` says which way is up and where the sensor was (None: the
+        backend's configured defaults)."""
+
+    def locate(self, obj: PartObject, part_name: str, view: SceneView, dense: DenseCloud | None = None
+               ) -> LocalizationResult:  # fmt: skip
+        """localize() as the pipeline calls it: on the dense cloud when the backend wants it, in a
+        frame turned so that the scene's up is +z (the localizers reason about top and bottom
+        there); the mask comes back over obj's points."""
+        from scipy.spatial.transform import Rotation
+
+        R_up = Rotation.align_vectors([[0.0, 0.0, 1.0]], [np.asarray(view.up, dtype=float)])[0].as_matrix()
+        use_dense = self.uses_dense_cloud and dense is not None and len(dense.points) > len(obj)
+        source = obj
+        if use_dense:
+            source = PartObject(dense.points, dense.normals, np.full(len(dense.points), -1), [], obj.category,
+                                f"{obj.provenance} (dense)")  # fmt: skip
+        result = self.localize(source.transformed(R_up, np.zeros(3)), part_name, view.rotated(R_up))
+        if use_dense:
+            result.mask = result.mask[dense.sample_rows]
+            if result.segment_ids is not None:
+                result.segment_ids = result.segment_ids[dense.sample_rows]
+        return result
 
 
 def check_query(obj: PartObject, part_name: str) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ...objects.part_object import PartObject
 from ..render_views import DEFAULT_VIEWPOINTS, RenderedView, render_views
-from .base import LocalizationResult, PartLocalizer, PartNotFound, SegmentInfo, check_query
+from .base import LocalizationResult, PartLocalizer, PartNotFound, SceneView, SegmentInfo, check_query
 from .geometric import GeometricLocalizer
 
 DETECTOR_PATH_ENV = "GDEXGRASP_DETECTOR_PATH"
@@ -156,21 +156,21 @@ class DetectorLocalizer(PartLocalizer):
                 self._load_error = f"{type(err).__name__}: {err}"
         return self._detector
 
-    def localize(self, obj: PartObject, part_name: str) -> LocalizationResult:
+    def localize(self, obj: PartObject, part_name: str, view: SceneView | None = None) -> LocalizationResult:
         check_query(obj, part_name)
         detector = self._get_detector()
         if detector is None:
-            return self._fall_back(obj, part_name, f"no detector ({self._load_error})")
+            return self._fall_back(obj, part_name, view, f"no detector ({self._load_error})")
         views = render_views(obj, self.viewpoints, self.image_size)
         phrases = part_phrases(part_name, obj.category)
         try:
             detections = [detector(v.rgb, phrases) for v in views]
         except Exception as err:  # noqa: BLE001 - a failing model must not fail the goal
-            return self._fall_back(obj, part_name, f"the detector failed: {type(err).__name__}: {err}")
+            return self._fall_back(obj, part_name, view, f"the detector failed: {type(err).__name__}: {err}")
         detections = [[d for d in dets if d.score >= self.box_threshold] for dets in detections]
         if not any(detections):
-            return self._fall_back(obj, part_name, f"the detector found no '{phrases[-1]}' in {len(views)} views")
-        parts = self.geometric.analyse(obj)
+            return self._fall_back(obj, part_name, view, f"the detector found no '{phrases[-1]}' in {len(views)} views")
+        parts = self.geometric.analyse(obj, view)
         votes, seen = point_votes(views, detections, len(obj))
         rate = vote_rate(votes, seen)
         # Candidates: the geometric proposals and the crease-bounded pre-segmentation's segments.
@@ -179,7 +179,7 @@ class DetectorLocalizer(PartLocalizer):
         kinds = [p.kind for p in parts.proposals] + ["segment"] * len(segments)
         fit = vote_candidates(candidates, rate, seen)
         if fit.max() <= 0:
-            return self._fall_back(obj, part_name, "no candidate part collected votes")
+            return self._fall_back(obj, part_name, view, "no candidate part collected votes")
         order = np.argsort(-fit, kind="stable")
         best = int(order[0])
         infos = [SegmentInfo(int(i), phrases[-1] if i == best else "", int(candidates[i].sum()), float(fit[i]),
@@ -188,10 +188,10 @@ class DetectorLocalizer(PartLocalizer):
         return LocalizationResult(candidates[best].copy(), self.name, float(fit[best]), part_name, phrases[-1], infos,
                                   parts.segment_ids.copy(), notes=f"{boxes} boxes over {len(views)} views")  # fmt: skip
 
-    def _fall_back(self, obj: PartObject, part_name: str, reason: str) -> LocalizationResult:
+    def _fall_back(self, obj: PartObject, part_name: str, view: SceneView | None, reason: str) -> LocalizationResult:
         if not self.fallback:
             raise PartNotFound(part_name, f"detector localization failed: {reason}")
-        result = self.geometric.localize(obj, part_name)
+        result = self.geometric.localize(obj, part_name, view)
         result.backend = f"{self.geometric.name} (fallback from {self.name})"
         result.fallback = True
         result.notes = f"{reason}; {result.notes}"

@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 
 from ...geometry.sampling import farthest_point_sampling
 from ...objects.part_object import PartObject
-from .base import LocalizationResult, PartLocalizer, PartNotFound, SegmentInfo, check_query
+from .base import LocalizationResult, PartLocalizer, PartNotFound, SceneView, SegmentInfo, check_query
 from .cloud import neighbour_pairs
 from .convexity import concavity_partitions
 from .features import ProposalFeatures
@@ -67,8 +67,8 @@ class GeometricLocalizer(PartLocalizer):
 
     up: the object's up axis in the cloud's frame (default +z: standing on a table).
     viewpoint: the sensor position in the cloud's frame when clouds are single camera views
-    (e.g. (0, 0, 0) for an optical-frame cloud); None for whole objects. Per object, the
-    extras "up" and "viewpoint" override both.
+    (e.g. (0, 0, 0) for an optical-frame cloud); None for whole objects. A query's SceneView
+    overrides both.
     cache_size: how many analysed objects to keep (querying several parts of one object
     analyses it once).
     analysis_points: clouds with more points are analysed on this many (farthest-point
@@ -79,6 +79,7 @@ class GeometricLocalizer(PartLocalizer):
     """
 
     name = "geometric"
+    uses_dense_cloud = True
 
     def __init__(self, up=(0.0, 0.0, 1.0), cache_size: int = 4, models: dict | None = None,
                  shape_config: ShapeConfig | None = None, viewpoint=None,
@@ -100,13 +101,13 @@ class GeometricLocalizer(PartLocalizer):
             names += list(PART_FAMILIES.get(fam, (fam,)))
         return names
 
-    def analyse(self, obj: PartObject) -> ObjectParts:
-        """Shape, candidates and their features for an object. obj.extras["up"] (a 3-vector in the
-        cloud's frame, e.g. from a camera pose) overrides the localizer's up axis; for a cloud
-        from one camera view, obj.extras["viewpoint"] (the sensor's position in the cloud's
-        frame, the origin of an optical-frame cloud) lets the unseen back be closed."""
-        up = _vector(obj.extras.get("up", self.config.up))
-        viewpoint = obj.extras.get("viewpoint", self.config.viewpoint)
+    def analyse(self, obj: PartObject, view: SceneView | None = None) -> ObjectParts:
+        """Shape, candidates and their features for an object. view.up (in the cloud's frame, e.g.
+        from a camera pose) overrides the localizer's up axis; for a cloud from one camera view,
+        view.viewpoint (the sensor's position in the cloud's frame, the origin of an optical-frame
+        cloud) lets the unseen back be closed."""
+        up = self.config.up if view is None else _vector(view.up)
+        viewpoint = self.config.viewpoint if view is None else view.viewpoint
         viewpoint = None if viewpoint is None else _vector(viewpoint)
         key = _cloud_key(obj, (up, viewpoint))
         if key in self._cache:
@@ -127,14 +128,14 @@ class GeometricLocalizer(PartLocalizer):
         p = parts.proposals[i]
         return SegmentInfo(i, parts.names[i], p.size, score, p.kind, bool(selected))
 
-    def localize(self, obj: PartObject, part_name: str) -> LocalizationResult:
+    def localize(self, obj: PartObject, part_name: str, view: SceneView | None = None) -> LocalizationResult:
         check_query(obj, part_name)
         family = self.models.family_of(part_name)
         if family is None:
             raise PartNotFound(part_name, f"the geometric localizer does not know what a '{part_name}' looks like; "
                                f"it finds: {', '.join(self.known_parts)}", self.known_parts)  # fmt: skip
         analysed, carry = self._thinned(obj)
-        parts = self.analyse(analysed)
+        parts = self.analyse(analysed, view)
         if not parts.proposals:
             raise PartNotFound(part_name, "the object could not be split into candidate parts (too few points?)")
         pref = self.models.preference(parts.features, family)

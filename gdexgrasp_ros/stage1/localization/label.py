@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...objects.part_object import UNLABELLED, PartObject
-from .base import LocalizationResult, PartLocalizer, PartNotFound, SegmentInfo, check_query
+from .base import LocalizationResult, PartLocalizer, PartNotFound, SceneView, SegmentInfo, check_query
 from .names import match_part_names
 
 
@@ -20,7 +20,7 @@ class LabelLocalizer(PartLocalizer):
 
     name = "labels"
 
-    def localize(self, obj: PartObject, part_name: str) -> LocalizationResult:
+    def localize(self, obj: PartObject, part_name: str, view: SceneView | None = None) -> LocalizationResult:
         check_query(obj, part_name)
         if not np.any(obj.part_ids != UNLABELLED):
             raise PartNotFound(part_name, "the cloud carries no part labels (every point is unlabelled)")

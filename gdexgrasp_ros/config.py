@@ -1,0 +1,102 @@
+"""The synthesizer's configuration and the paper's Table 2 variants as named presets.
+
+One dataclass holds every setting of the pipeline (the ROS parameters are declared from it,
+see nodes/parameters.py); a preset fixes which component runs at each stage, so an ablation
+is a configuration, not a fork of the code:
+
+| preset | language + part | prior (stage 1) | generation (stage 2) | optimization (stage 3) |
+|---|---|---|---|---|
+| full | yes | canonical_posture * | part_facing * | two-stage, prior-guided |
+| object_network | yes | canonical_posture | object_cvae (not shipped) | two-stage |
+| part_random_init | yes | canonical_posture | part_random | two-stage |
+| no_optimization | yes | canonical_posture | part_facing | none (initial poses scored) |
+| no_prior_guidance | yes | canonical_posture | part_facing | no prior terms (L_close) |
+| one_stage | yes | canonical_posture | part_facing | sub-stage B only |
+| dexgraspnet_baseline | no | none | object_around | physical terms only |
+
+* until the prior database and the CVAE weights exist; then "full" names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .objects.preprocess import PreprocessConfig
+from .stage3.optimizer import OptimizerConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    description: str
+    analysis: bool = True  # instruction -> affordance and contact part (the language)
+    localization: bool = True  # find the contact part; False: the whole object is the "part"
+    retriever: str = "canonical_posture"
+    generator: str = "part_facing"
+    optimizer_mode: str = "two_stage"
+
+
+PRESETS: dict[str, Preset] = {
+    "full": Preset("Ours: part-aware prior, part-aware initialisation, two-stage prior-guided optimization"),
+    "object_network": Preset("Table 2 'object-based network': the CVAE conditioned on the whole object",
+                             generator="object_cvae"),
+    "part_random_init": Preset("Table 2 'part random init': random placements near the part", generator="part_random"),
+    "no_optimization": Preset("Table 2 'w/o optimization': the initial poses, scored", optimizer_mode="none"),
+    "no_prior_guidance": Preset("Table 2 'w/o prior guidance': fingers pulled to the object, no prior terms",
+                                optimizer_mode="no_prior"),
+    "one_stage": Preset("Table 2 'one-stage optimization': all parameters and terms at once",
+                        optimizer_mode="one_stage"),
+    "dexgraspnet_baseline": Preset("DexGraspNet-style: around the whole object, physical losses only; no part, "
+                                   "prior or language", analysis=False, localization=False, retriever="none",
+                                   generator="object_around", optimizer_mode="no_prior"),
+}  # fmt: skip
+DEVICE_HELP = "auto (CUDA when present) | cpu | cuda | cuda:N"
+
+
+@dataclass
+class SynthesizerConfig:
+    """Every setting of the pipeline. `preset` picks the component of each stage (PRESETS);
+    `retriever_options` / `generator_options` go to that component's constructor."""
+
+    preset: str = "full"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    # torch CPU threads (process-wide; 0 keeps torch's default). One is the fastest on a small
+    # robot computer shared with DDS and other nodes: the optimizer's tensors are small, and
+    # OpenMP threads that compete for busy cores slowed an iteration 10-20x in our measurements.
+    cpu_threads: int = 1
+    num_candidates: int = 8  # K hands optimised together
+    preprocess: bool = True  # run sensor-cloud preprocessing (plane removal, clustering, FPS)
+    preprocess_config: PreprocessConfig = field(default_factory=PreprocessConfig)
+    analyzer: str = "offline"
+    analyzer_options: dict = field(default_factory=dict)
+    localizer: str = "geometric"  # used when the cloud carries no part labels
+    localizer_options: dict = field(default_factory=dict)
+    # Points the geometric localizer analyses (of the object's dense voxel cloud). One camera
+    # view localizes best at 2048 (benchmarks/localizer_iou.py --partial); complete clouds
+    # (fused views, meshes) at 8192, which small parts such as triggers need.
+    localizer_points: int = 2048
+    retriever_options: dict = field(default_factory=dict)
+    generator_options: dict = field(default_factory=dict)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
+    mano_model_path: str = ""
+    retargeting_config_dir: str = ""  # "" = the package's config/retargeting
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.num_candidates < 1:
+            raise ValueError(f"num_candidates must be >= 1, got {self.num_candidates}")
+        if self.cpu_threads < 0:
+            raise ValueError(f"cpu_threads must be >= 0 (0 = torch's default), got {self.cpu_threads}")
+        if self.localizer_points < 16:
+            raise ValueError(f"localizer_points must be >= 16, got {self.localizer_points}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset '{self.preset}'; expected one of {', '.join(PRESETS)}")
+
+    @property
+    def components(self) -> Preset:
+        """What runs at each stage (the preset's choice)."""
+        return PRESETS[self.preset]
+
+    def optimizer_config(self) -> OptimizerConfig:
+        """The optimizer settings with the preset's mode (iterations, rates, weights from `optimizer`)."""
+        return replace(self.optimizer, mode=self.components.optimizer_mode)

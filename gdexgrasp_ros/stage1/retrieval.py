@@ -1,0 +1,62 @@
+"""Stage 1 prior retrieval: (affordance, localized part) -> the grasp prior Gamma stages 2 and 3 use.
+
+Retrievers share one interface, chosen by name in the synthesizer configuration:
+- "canonical_posture": the affordance's canonical posture with contact on the pads of the
+  digits it uses (data-free; the stand-in until the prior database is built);
+- "none": no prior (an open hand, zero contact map), for the DexGraspNet-style baseline;
+- "database": K-means clusters of a grasp dataset (Eq. 1-2; the paper's retrieval), not
+  shipped yet: asking for it is a clear error.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from ..errors import ErrorCode, GraspError
+from ..hand.base import HandModel
+from .prior import GraspPrior, empty_prior, posture_prior
+
+RETRIEVERS = ("canonical_posture", "none", "database")
+
+
+class PriorRetriever(ABC):
+    name = "base"
+
+    @abstractmethod
+    def retrieve(self, hand: HandModel, affordance: str, part_name: str, part_points: np.ndarray) -> GraspPrior:
+        """The prior for grasping `part_points` (the localized part, metres) with `affordance`."""
+
+
+class CanonicalPostureRetriever(PriorRetriever):
+    name = "canonical_posture"
+
+    def __init__(self, contact_std: float = 0.3):
+        if not contact_std >= 0.0:
+            raise ValueError(f"contact_std must be >= 0, got {contact_std}")
+        self.contact_std = float(contact_std)
+
+    def retrieve(self, hand, affordance, part_name, part_points):
+        return posture_prior(hand, affordance, part_name, std=self.contact_std)
+
+
+class NoPriorRetriever(PriorRetriever):
+    name = "none"
+
+    def retrieve(self, hand, affordance, part_name, part_points):
+        return empty_prior(hand)
+
+
+def make_retriever(name: str = "canonical_posture", **options) -> PriorRetriever:
+    """A retriever by name; options go to its constructor."""
+    if name == "canonical_posture":
+        return CanonicalPostureRetriever(**options)
+    if name == "none":
+        if options:
+            raise TypeError(f"the 'none' retriever takes no options, got {sorted(options)}")
+        return NoPriorRetriever()
+    if name == "database":
+        raise GraspError(ErrorCode.INTERNAL_ERROR, "the prior database is not available: none is shipped yet "
+                         "(retriever 'database'); use 'canonical_posture'")  # fmt: skip
+    raise ValueError(f"unknown retriever '{name}'; expected one of {', '.join(RETRIEVERS)}")
