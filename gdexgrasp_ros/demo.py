@@ -19,12 +19,12 @@ import numpy as np
 from tqdm import tqdm
 
 from .errors import GraspError
-from .hand.render import render_views
 from .objects.camera import table_top_scene
 from .objects.procedural import generate_object
 from .pipeline import STAGES, GraspSynthesizer, SynthesizerConfig
 from .request import RawRequest, validate_request
 from .stage3.optimizer import OptimizerConfig
+from .viz.hand_render import render_views
 
 INSTRUCTION = "could you hold the kettle to pour some tea?"
 RANK_COLORS = [(0.95, 0.75, 0.6), (0.6, 0.8, 0.95), (0.7, 0.9, 0.6)]

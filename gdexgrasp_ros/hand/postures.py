@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..affordance_types import AFFORDANCES
 from .open_hand import JOINT_LIMITS
 
-AFFORDANCES = ("handle-grip", "twist", "wrap-around-grip", "base-support", "trigger-squeeze")
+__all__ = ["AFFORDANCES", "CANONICAL_POSTURES", "canonical_posture", "sample_postures"]
 
 #                      index             middle           ring              little            thumb
 CANONICAL_POSTURES: dict[str, np.ndarray] = {

@@ -14,8 +14,8 @@ import torch
 import trimesh
 from scipy.spatial import cKDTree
 
+from ..geometry import force_closure
 from ..objects.part_object import PartMesh
-from ..stage3.losses import force_closure_loss
 
 SdfFn = Callable[[np.ndarray], np.ndarray]
 CONTACT_THRESHOLD = 0.005  # m
@@ -81,6 +81,6 @@ def force_closure_residual(hand_points: np.ndarray, object_points: np.ndarray, o
     d, idx = cKDTree(object_points).query(np.asarray(hand_points))
     pick = np.argsort(d)[:n_contacts]
     t = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float64)[None]  # noqa: E731
-    value = force_closure_loss(t(np.asarray(hand_points)[pick]), -t(object_normals[idx[pick]]),
-                               t(np.asarray(object_points).mean(0))[0])  # fmt: skip
+    value = force_closure.force_closure_residual(t(np.asarray(hand_points)[pick]), -t(object_normals[idx[pick]]),
+                                                 t(np.asarray(object_points).mean(0))[0])  # fmt: skip
     return float(value[0])

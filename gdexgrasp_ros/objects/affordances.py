@@ -7,7 +7,9 @@ base-support, trigger-squeeze.
 
 from __future__ import annotations
 
-AFFORDANCES = ("handle-grip", "twist", "wrap-around-grip", "base-support", "trigger-squeeze")
+from ..affordance_types import AFFORDANCES
+
+__all__ = ["AFFORDANCES", "AFFORDANCE_TABLE", "affordances_of", "parts_affording"]
 
 # category -> part -> affordances it affords (first = the most typical for that part).
 AFFORDANCE_TABLE: dict[str, dict[str, tuple[str, ...]]] = {

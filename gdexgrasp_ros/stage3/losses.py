@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from ..geometry.force_closure import force_closure_residual
 from ..hand.contact_map import contact_from_distance
 
 
@@ -34,17 +35,8 @@ def contact_map_loss(vert_dist_to_object: torch.Tensor, prior_contact: torch.Ten
 def force_closure_loss(
     contact_points: torch.Tensor, contact_normals: torch.Tensor, center: torch.Tensor
 ) -> torch.Tensor:
-    """L_fc = || G c ||  (DexGraspNet's differentiable force closure).
-
-    contact_points (K, M, 3), contact_normals (K, M, 3) inward object normals at the contacts,
-    G = [I_3 ... I_3; [x_1]x ... [x_M]x] with x relative to the object centre (metres), so
-    G c = (sum_i n_i, sum_i x_i x n_i): net force (unitless) and net torque (metres) of unit
-    normal forces. Zero when unit pushes along the normals balance.
-    """
-    x = contact_points - center
-    force = contact_normals.sum(1)
-    torque = torch.linalg.cross(x, contact_normals, dim=-1).sum(1)
-    return torch.sqrt((force * force).sum(-1) + (torque * torque).sum(-1) + 1e-12)
+    """L_fc = || G c ||: geometry.force_closure.force_closure_residual (its docstring has G and the units)."""
+    return force_closure_residual(contact_points, contact_normals, center)
 
 
 def penetration_loss(object_sdf_in_hand: torch.Tensor, c_pen: float) -> torch.Tensor:
