@@ -33,6 +33,7 @@ setup(
             "gdexgrasp-hand = gdexgrasp_ros.hand.cli:main",
             "gdexgrasp-objects = gdexgrasp_ros.objects.gallery:main",
             "gdexgrasp-analyze = gdexgrasp_ros.stage1.analysis.cli:main",
+            "gdexgrasp-build = gdexgrasp_ros.assets.cli:main",
             "retargeting_node = gdexgrasp_ros.nodes.retargeting_node:main",
         ],
     },
