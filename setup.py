@@ -30,7 +30,7 @@ setup(
     entry_points={
         "console_scripts": [
             "grasp_synthesis_server = gdexgrasp_ros.nodes.grasp_synthesis_server:main",
-            "gdexgrasp-hand = gdexgrasp_ros.hand.cli:main",
+            "gdexgrasp-hand = gdexgrasp_ros.viz.hand_render:main",
             "gdexgrasp-objects = gdexgrasp_ros.objects.gallery:main",
             "gdexgrasp-analyze = gdexgrasp_ros.stage1.analysis.cli:main",
             "gdexgrasp-build = gdexgrasp_ros.assets.cli:main",

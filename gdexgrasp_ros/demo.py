@@ -5,7 +5,9 @@ camera renders a 640x480 organised cloud; the instruction is "could you hold the
 pour some tea?". The GraspSynthesizer runs every stage on the CPU (CUDA when present) and the
 demo prints the arrangement, the stage timings and the ranked grasps, and writes PNGs.
 
-    python -m gdexgrasp_ros.demo [--out out/demo] [--iterations 700] [--robot leap_hand]
+    python -m gdexgrasp_ros.demo [--out out/demo] [--iterations 700] [--robot leap_hand] [--preset full]
+
+--preset runs one of the paper's Table 2 variants (gdexgrasp_ros.config.PRESETS).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
+from .config import PRESETS
 from .errors import GraspError
 from .objects.camera import table_top_scene
 from .objects.procedural import generate_object
@@ -42,13 +45,13 @@ def default_scene(seed: int = DEFAULT_SEED):
     return table_top_scene(target, distractors, seed=seed)
 
 
-def run(out_dir: pathlib.Path, iterations: int, robot: str, seed: int = DEFAULT_SEED) -> dict:
+def run(out_dir: pathlib.Path, iterations: int, robot: str, seed: int = DEFAULT_SEED, preset: str = "full") -> dict:
     scene = default_scene(seed)
     request = validate_request(RawRequest(points=scene.cloud.points, frame_id="camera_optical_frame",
                                           instruction=INSTRUCTION, object_category="kettle", max_grasps=3,
                                           robot_hand=robot, timeout=600.0))  # fmt: skip
-    synth = GraspSynthesizer(SynthesizerConfig(optimizer=OptimizerConfig(iterations_a=iterations,
-                                                                         iterations_b=iterations)))  # fmt: skip
+    synth = GraspSynthesizer(SynthesizerConfig(preset=preset, optimizer=OptimizerConfig(iterations_a=iterations,
+                                                                                        iterations_b=iterations)))  # fmt: skip
     bar = tqdm(total=100, desc="synthesis", unit="%")
 
     def progress(stage: str, fraction: float, live: int, best: float) -> None:
@@ -61,11 +64,17 @@ def run(out_dir: pathlib.Path, iterations: int, robot: str, seed: int = DEFAULT_
     bar.close()
     out_dir.mkdir(parents=True, exist_ok=True)
     _render(result, scene, out_dir)
+    arr, loc = result.arrangement, result.localization
     summary = {
         "instruction": INSTRUCTION,
-        "arrangement": {k: result.arrangement.get(k) for k in ("affordance", "contact_part", "confidence",
-                                                               "analyzer_backend", "localizer_backend", "fallback")},
-        "timings_s": {k: round(result.timings.get(k, 0.0), 3) for k in STAGES},
+        "preset": result.preset,
+        "arrangement": None if arr is None else {"affordance": arr.affordance, "contact_part": arr.contact_part,
+                                                 "confidence": arr.confidence, "analyzer_backend": arr.backend,
+                                                 "fallback": arr.fallback},
+        "localizer_backend": None if loc is None else loc.backend,
+        "components": result.components,
+        "rationale": result.rationale,
+        "timings_s": {k: round(result.timings[k], 3) for k in STAGES if k in result.timings},
         "grasps": [{"score": round(g.quality.score, 3), "penetration_mm": round(g.quality.penetration_depth * 1000, 2),
                     "part_contact_ratio": round(g.quality.part_contact_ratio, 2), "contacts": g.quality.contact_count,
                     "robot_fingertip_error_mm": _robot_error(g.robot)} for g in result.grasps],
@@ -93,7 +102,7 @@ def _render(result, scene, out_dir: pathlib.Path) -> None:
     for i, g in enumerate(result.grasps[:3]):
         meshes = [(world(g.vertices), faces, RANK_COLORS[i % 3])]
         q = g.quality
-        title = (f"grasp {i}: {result.arrangement['affordance']} on the {result.arrangement['contact_part']}, "
+        title = (f"grasp {i}: {_task(result)}, "
                  f"score {q.score:.2f}, penetration {q.penetration_depth * 1000:.1f} mm, "
                  f"on-part {q.part_contact_ratio:.0%}")  # fmt: skip
         views = (("three-quarter", 30.0, -60.0), ("side", 0.0, 0.0), ("top", 89.9, -90.0))
@@ -125,8 +134,14 @@ def _render_robot(result, T: np.ndarray, object_points: np.ndarray, path: pathli
         grasps,
         robot,
         contact_part_id=1,
-        title=f"{result.arrangement['affordance']} on the {result.arrangement['contact_part']}",
+        title=_task(result),
     )
+
+
+def _task(result) -> str:
+    arr = result.arrangement
+    task = "no language, no part" if arr is None else f"{arr.affordance} on the {arr.contact_part}"
+    return f"{task} ({result.preset})"
 
 
 def _hand_faces():
@@ -141,9 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=700, help="iterations of each optimization sub-stage")
     ap.add_argument("--robot", default="leap_hand", help="robot hand to retarget to, or none")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help="scene seed (object shapes, placement, camera)")
+    ap.add_argument("--preset", default="full", choices=sorted(PRESETS), help="pipeline variant (Table 2)")
     args = ap.parse_args(argv)
     try:
-        summary = run(pathlib.Path(args.out), args.iterations, args.robot, args.seed)
+        summary = run(pathlib.Path(args.out), args.iterations, args.robot, args.seed, args.preset)
     except GraspError as err:
         print(f"demo failed: {err}", file=sys.stderr)
         return 1

@@ -18,8 +18,6 @@ PACKAGE = "gdexgrasp_ros"
 ROS_PACKAGES = {"rclpy", "gdexgrasp_msgs", "sensor_msgs", "std_msgs", "geometry_msgs", "visualization_msgs",
                 "trajectory_msgs", "builtin_interfaces", "tf2_ros", "action_msgs", "sensor_msgs_py"}  # fmt: skip
 STAGES = ("stage1", "stage2", "stage3")
-# The `gdexgrasp-hand` console script (setup.py names hand.cli:main) delegates to the renderer in viz.
-ENTRY_POINT_EXCEPTIONS = {(f"{PACKAGE}.hand.cli", f"{PACKAGE}.viz.hand_render")}
 
 
 @dataclass(frozen=True)
@@ -98,8 +96,6 @@ class Rule:
         for imp in imports:
             if not _within(imp.module, self.importers) or _within(imp.module, self.exempt):
                 continue
-            if (imp.module, imp.target) in ENTRY_POINT_EXCEPTIONS:
-                continue
             if _within(imp.target, self.forbidden):
                 bad.append(f"{imp} ({self.name})")
             elif self.only_allowed and _within(imp.target, [PACKAGE]) and not _within(imp.target, self.only_allowed):
@@ -157,13 +153,10 @@ def _closure(start: str, imports: list[Import]) -> dict[str, Import | None]:
 
 
 def test_importing_the_hand_package_never_loads_viz_or_the_stages(imports):
-    """hand.cli (the console script) may render through viz, but nothing that `import gdexgrasp_ros.hand`
-    loads does, and nothing imports hand.cli."""
+    """Nothing that `import gdexgrasp_ros.hand` loads reaches viz or a stage."""
     reached = _closure(f"{PACKAGE}.hand", imports)
     bad = [f"{name} (via {how})" for name, how in reached.items() if _within(name, RULES["hand"].forbidden)]
     assert not bad, "importing gdexgrasp_ros.hand loads:\n" + "\n".join(bad)
-    users = [str(i) for i in imports if i.target == f"{PACKAGE}.hand.cli"]
-    assert not users, "only the console script may name hand.cli:\n" + "\n".join(users)
 
 
 def test_affordances_are_defined_once():
@@ -212,10 +205,3 @@ def test_a_violation_is_reported_with_module_and_import(module, source, rules):
     for key in rules:
         (message,) = RULES[key].violations(found)
         assert f"{module} imports {found[0].target}" in message and RULES[key].name in message
-
-
-def test_the_console_script_exception_is_narrow():
-    ok = imports_of(f"{PACKAGE}.hand.cli", "from ..viz.hand_render import main\n", False, KNOWN)
-    assert not RULES["hand"].violations(ok)
-    other = imports_of(f"{PACKAGE}.hand.cli", "from ..viz.raster import Canvas\n", False, KNOWN)
-    assert RULES["hand"].violations(other)

@@ -3,61 +3,20 @@
 import os
 import pickle
 import sys
-import types
 
 import numpy as np
 import pytest
-import scipy.sparse
 import torch
+from fake_mano import PARENTS, V, write_fake_mano
 from scipy.spatial.transform import Rotation
 
 from gdexgrasp_ros.geometry.rotations import matrix_to_rot6d
 from gdexgrasp_ros.hand.mano import OPENPOSE_FROM_MANO, TIP_VERTICES, ManoHand, load_mano_pickle
 
-PARENTS = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14]
-V = 778
-
-
-class _FakeCh:
-    """Pickles like a chumpy array: class chumpy.ch.Ch with the data in its state's 'x'."""
-
-    def __init__(self, x):
-        self.x = x
-
-
-def _fake_model(rng):
-    weights = rng.random((V, 16)) ** 4
-    jreg = rng.random((16, V)) * (rng.random((16, V)) < 0.05)
-    comps = np.linalg.qr(rng.normal(size=(45, 45)))[0]
-    return {
-        "v_template": rng.normal(0, 0.05, (V, 3)),
-        "f": rng.integers(0, V, (1538, 3)).astype(np.uint32),
-        "weights": weights / weights.sum(1, keepdims=True),
-        "kintree_table": np.array([[2**32 - 1] + PARENTS[1:], list(range(16))], dtype=np.int64),
-        "J_regressor": scipy.sparse.csc_matrix(jreg / jreg.sum(1, keepdims=True)),
-        "shapedirs": _FakeCh(rng.normal(0, 0.01, (V, 3, 10))),
-        "posedirs": rng.normal(0, 0.005, (V, 3, 135)),
-        "hands_components": comps,
-        "hands_mean": rng.normal(0, 0.1, 45),
-        "bs_type": "lrotmin",
-    }
-
 
 @pytest.fixture(scope="module")
 def fake_path(tmp_path_factory):
-    rng = np.random.default_rng(7)
-    chumpy, chumpy_ch = types.ModuleType("chumpy"), types.ModuleType("chumpy.ch")
-    _FakeCh.__module__, _FakeCh.__qualname__, _FakeCh.__name__ = "chumpy.ch", "Ch", "Ch"
-    chumpy_ch.Ch = _FakeCh
-    sys.modules.update({"chumpy": chumpy, "chumpy.ch": chumpy_ch})
-    try:
-        model = _fake_model(rng)
-        path = tmp_path_factory.mktemp("mano") / "MANO_RIGHT.pkl"
-        with path.open("wb") as fh:
-            pickle.dump(model, fh, protocol=2)
-    finally:
-        del sys.modules["chumpy"], sys.modules["chumpy.ch"]
-    return path
+    return write_fake_mano(tmp_path_factory.mktemp("mano") / "MANO_RIGHT.pkl")
 
 
 def numpy_lbs(data, hand_pose, betas):

@@ -7,13 +7,15 @@ reads grasps and fills their robot fields).
 from __future__ import annotations
 
 import numpy as np
-from gdexgrasp_msgs.msg import GraspArrangement, GraspQuality, HandGrasp
+from builtin_interfaces.msg import Duration
+from gdexgrasp_msgs.action import SynthesizeGrasp
+from gdexgrasp_msgs.msg import GraspArrangement, GraspQuality, HandGrasp, StageTiming
 from geometry_msgs.msg import Point, Pose, Quaternion
 from scipy.spatial.transform import Rotation
 from std_msgs.msg import Header
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from ..pipeline import GraspCandidate
+from ..pipeline import STAGES, GraspCandidate, SynthesisResult
 from ..retarget.retargeter import RetargetingError, RetargetResult, pose_matrix
 
 
@@ -40,6 +42,19 @@ def grasp_keypoints(msg: HandGrasp) -> np.ndarray:
             f"grasp '{msg.id}': expected 21 keypoints (MANO/OpenPose order), got {len(msg.keypoints)}"
         )
     return np.array([(p.x, p.y, p.z) for p in msg.keypoints], dtype=float)
+
+
+def duration_msg(seconds: float) -> Duration:
+    sec, nanosec = divmod(int(round(seconds * 1e9)), 1_000_000_000)
+    return Duration(sec=sec, nanosec=nanosec)
+
+
+def hand_trajectory(result: RetargetResult, pre_grasp_time: float, grasp_time: float) -> JointTrajectory:
+    """Two points: the opened pre-grasp posture at pre_grasp_time, the grasp at grasp_time (from start)."""
+    traj = JointTrajectory(joint_names=list(result.joint_names))
+    for q, t in ((result.pre_grasp_positions, pre_grasp_time), (result.positions, grasp_time)):
+        traj.points.append(JointTrajectoryPoint(positions=[float(v) for v in q], time_from_start=duration_msg(t)))
+    return traj
 
 
 # -- robot fields -------------------------------------------------------------------------------------
@@ -69,15 +84,32 @@ def retargeted_grasp(msg: HandGrasp, result: RetargetResult) -> HandGrasp:
 
 
 # -- synthesis results ------------------------------------------------------------------------------
-def arrangement_msg(arr: dict) -> GraspArrangement:
-    msg = GraspArrangement()
-    for key in ("affordance", "contact_part", "object_category", "localizer_backend", "rationale"):
-        if key in arr:
-            setattr(msg, key, str(arr[key]))
-    msg.analyzer_backend = str(arr.get("analyzer_backend", arr.get("backend", "")))
-    msg.confidence = float(arr.get("confidence", 0.0))
-    msg.fallback = bool(arr.get("fallback", False))
+def arrangement_msg(result: SynthesisResult) -> GraspArrangement:
+    """What stage 1 decided (empty affordance and part when the preset uses no language)."""
+    msg = GraspArrangement(rationale=result.rationale)
+    arr, loc = result.arrangement, result.localization
+    if arr is not None:
+        msg.affordance, msg.contact_part, msg.object_category = arr.affordance, arr.contact_part, arr.object_category
+        msg.confidence, msg.analyzer_backend, msg.fallback = float(arr.confidence), arr.backend, bool(arr.fallback)
+    if loc is not None:
+        msg.localizer_backend = loc.backend
+        msg.fallback = bool(msg.fallback or loc.fallback)
     return msg
+
+
+def result_msg(output: SynthesisResult, header: Header, hand_model: str) -> SynthesizeGrasp.Result:
+    """A SUCCESS result: arrangement, ranked grasps (in `header`'s frame and stamp) and stage timings."""
+    result = SynthesizeGrasp.Result(error_code=SynthesizeGrasp.Result.SUCCESS)
+    result.arrangement = arrangement_msg(output)
+    result.grasps = [hand_grasp_msg(g, i, header, result.arrangement, hand_model) for i, g in enumerate(output.grasps)]
+    result.timings = [StageTiming(stage=k, seconds=float(v)) for k, v in output.timings.items()]
+    return result
+
+
+def feedback_msg(stage: str, progress: float, live: int, best_loss: float) -> SynthesizeGrasp.Feedback:
+    return SynthesizeGrasp.Feedback(stage=STAGES.index(stage) if stage in STAGES else 0, stage_name=stage,
+                                    progress=float(progress), live_candidates=int(live),
+                                    best_loss=float(best_loss))  # fmt: skip
 
 
 def quality_msg(q) -> GraspQuality:
@@ -93,7 +125,8 @@ def quality_msg(q) -> GraspQuality:
     )
 
 
-def hand_grasp_msg(g: GraspCandidate, index: int, header: Header, arrangement: dict, hand_model: str) -> HandGrasp:
+def hand_grasp_msg(g: GraspCandidate, index: int, header: Header, arrangement: GraspArrangement,
+                   hand_model: str) -> HandGrasp:  # fmt: skip
     msg = HandGrasp()
     msg.header = header
     msg.id = f"grasp_{index}"
@@ -104,8 +137,7 @@ def hand_grasp_msg(g: GraspCandidate, index: int, header: Header, arrangement: d
     msg.joint_names = list(g.joint_names)
     msg.joint_positions = [float(v) for v in g.joints]
     msg.keypoints = points_msg(g.keypoints)
-    msg.affordance = str(arrangement.get("affordance", ""))
-    msg.contact_part = str(arrangement.get("contact_part", ""))
+    msg.affordance, msg.contact_part = arrangement.affordance, arrangement.contact_part
     msg.prior_cluster_id = int(g.prior_cluster_id)
     msg.quality = quality_msg(g.quality)
     msg.contact_points = points_msg(g.contact_points)

@@ -26,7 +26,6 @@ import threading
 
 import numpy as np
 import rclpy
-from builtin_interfaces.msg import Duration
 from gdexgrasp_msgs.msg import HandGrasp
 from geometry_msgs.msg import PoseStamped, TransformStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -34,65 +33,35 @@ from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import JointState, PointCloud2
 from std_msgs.msg import String
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
 from ..retarget.retargeter import RetargetingError, RetargetResult, load_retargeter
+from ..viz.hand_mesh import HandMeshPoser
 from ..viz.markers import GraspMarkerInput, contact_part_from_points, grasp_scene_markers
+from . import parameters as P
 from .cloud_conversions import CloudFormatError, cloud_to_arrays
-from .grasp_conversions import grasp_keypoints, matrix_to_pose, pose_to_matrix, retargeted_grasp
+from .grasp_conversions import grasp_keypoints, hand_trajectory, matrix_to_pose, pose_to_matrix, retargeted_grasp
 from .marker_conversion import to_marker_array
 from .spin import construct_or_exit, spin_until_shutdown
+from .tf_helpers import transform_broadcaster
 
 MAX_MARKER_POINTS = 4000  # object points drawn in the markers (a random subset beyond this)
-
-
-def _duration(seconds: float) -> Duration:
-    sec, nanosec = divmod(int(round(seconds * 1e9)), 1_000_000_000)
-    return Duration(sec=sec, nanosec=nanosec)
-
-
-def hand_trajectory(result: RetargetResult, pre_grasp_time: float, grasp_time: float) -> JointTrajectory:
-    """Two points: the opened pre-grasp posture at pre_grasp_time, the grasp at grasp_time (from start)."""
-    traj = JointTrajectory(joint_names=list(result.joint_names))
-    for q, t in ((result.pre_grasp_positions, pre_grasp_time), (result.positions, grasp_time)):
-        traj.points.append(JointTrajectoryPoint(positions=[float(v) for v in q], time_from_start=_duration(t)))
-    return traj
-
-
-def _transform_broadcaster(node: Node):
-    """tf2_ros' broadcaster, or None when tf2_ros is not importable (ROS 2 from PyPI wheels)."""
-    try:
-        from tf2_ros import TransformBroadcaster
-    except ImportError:
-        node.get_logger().info(
-            "tf2_ros is not importable (ROS 2 from PyPI wheels): the robot wrist goes on the robot_wrist_pose "
-            "topic only, TF is skipped"
-        )
-        return None
-    return TransformBroadcaster(node)
 
 
 class RetargetingNode(Node):
     def __init__(self, **kwargs):
         super().__init__("retargeting_node", **kwargs)
-        self._declare_parameters()
+        P.declare(self, P.RETARGETING_PARAMETERS, P.retargeting_cross_check)
         p = self._param
         self._retargeter = load_retargeter(p("robot_hand"), p("config_dir") or None, p("mode") or None)
         self._base_frame = p("base_frame") or self._retargeter.root_link
         self._lock = threading.Lock()
         self._cloud = None  # (points, labels, frame_id) of the latest object cloud
-        self._human_hand = None  # the OpenHand for mesh markers: ~2 s to build, so built beside start-up
-        self._hand_ready = threading.Event()
-        # Not a daemon: killing it inside the mesh build's C++ code at exit aborts the process (rc 134).
-        self._hand_thread = threading.Thread(target=self._build_human_hand, name="open_hand_build")
-        if p("hand_mesh_markers"):
-            self._hand_thread.start()
-        else:
-            self._hand_ready.set()
+        self._hands = HandMeshPoser(build=p("hand_mesh_markers"))  # ~2 s, built beside start-up
         # Until a grasp arrives the hand idles, open, at the origin of fallback_frame.
         self._state = (self._retargeter.open_posture, np.eye(4), p("fallback_frame"))
-        self._tf = _transform_broadcaster(self) if p("publish_tf") else None
+        self._tf = transform_broadcaster(self) if p("publish_tf") else None
         self._make_publishers()
         grasps = MutuallyExclusiveCallbackGroup()
         side = MutuallyExclusiveCallbackGroup()
@@ -104,32 +73,6 @@ class RetargetingNode(Node):
             f"{len(self._retargeter.joint_names)} joints, base frame '{self._base_frame}'), "
             f"listening on '{p('grasp_topic')}'"
         )
-
-    def _declare_parameters(self) -> None:
-        for name, default in (
-            ("robot_hand", "leap_hand"),
-            ("config_dir", ""),  # "": the package's config/retargeting
-            ("mode", ""),  # "": the robot config's mode (position | vector)
-            ("pre_grasp_backoff", 0.08),
-            ("pre_grasp_open_fraction", 0.6),
-            ("pre_grasp_time", 1.0),
-            ("grasp_time", 2.5),
-            ("base_frame", ""),  # "": the URDF root link
-            ("fallback_frame", "world"),  # for grasps with an empty header.frame_id
-            ("publish_rate", 10.0),
-            ("publish_tf", True),
-            ("publish_robot_description", True),
-            ("hand_mesh_markers", True),
-            ("grasp_topic", "grasp"),
-            ("cloud_topic", "object_cloud"),
-            ("joint_states_topic", "joint_states"),
-            ("trajectory_topic", "hand_trajectory"),
-            ("wrist_pose_topic", "robot_wrist_pose"),
-            ("retargeted_topic", "retargeted_grasp"),
-            ("markers_topic", "markers"),
-            ("robot_description_topic", "robot_description"),
-        ):
-            self.declare_parameter(name, default)
 
     def _param(self, name: str):
         return self.get_parameter(name).value
@@ -224,48 +167,15 @@ class RetargetingNode(Node):
         """The OpenHand surface posed as the grasp says, or (None, None) when that is not possible."""
         if msg.hand_model not in ("open_hand", "") or not self._param("hand_mesh_markers"):
             return None, None
-        import torch
-
-        from ..geometry.rotations import matrix_to_rot6d
-
-        if not self._hand_ready.wait(timeout=30.0) or self._human_hand is None:
-            self.get_logger().warning(f"grasp '{msg.id}': the hand model is not available; no hand mesh")
-            return None, None
-        hand = self._human_hand
-        if list(msg.joint_names) and list(msg.joint_names) != list(hand.joint_names):
-            self.get_logger().warning(f"grasp '{msg.id}': joint names differ from the OpenHand's; no hand mesh")
-            return None, None
-        q = np.asarray(msg.joint_positions, dtype=float)
-        if q.shape != (hand.dof,) or not np.isfinite(q).all():
-            self.get_logger().warning(f"grasp '{msg.id}': needs {hand.dof} finite joint positions for the hand mesh")
-            return None, None
-        T = pose_to_matrix(msg.wrist_pose)
-        out = hand.forward(matrix_to_rot6d(torch.as_tensor(T[:3, :3], dtype=torch.float32)[None]),
-                           torch.as_tensor(T[:3, 3], dtype=torch.float32)[None],
-                           torch.as_tensor(q, dtype=torch.float32)[None])  # fmt: skip
-        return out.vertices[0].numpy().astype(float), hand.faces.numpy()
-
-    def _build_human_hand(self) -> None:
-        from ..hand.open_hand import OpenHand
-
         try:
-            self._human_hand = OpenHand()
-        except Exception as err:  # noqa: BLE001 - markers are optional: report and go on without the mesh
-            self.get_logger().error(f"cannot build the OpenHand for hand mesh markers: {err!r}")
-        finally:
-            self._hand_ready.set()
+            return self._hands.pose(pose_to_matrix(msg.wrist_pose), msg.joint_names, msg.joint_positions)
+        except ValueError as err:
+            self.get_logger().warning(f"grasp '{msg.id}': no hand mesh ({err})")
+            return None, None
 
     def close(self) -> None:
-        """Wait for the background hand build (a few seconds at most), then destroy the node.
-
-        Further Ctrl-C (a launcher forwards its own SIGINT too) must not cut the wait short: the
-        interpreter exiting under the build's C++ code aborts the process."""
-        while self._hand_thread.is_alive():
-            try:
-                self._hand_ready.wait(0.2)
-                self._hand_thread.join(timeout=0.2)
-            except KeyboardInterrupt:
-                self.get_logger().info("finishing the hand model build before exiting")
+        """Wait for the background hand build, then destroy the node."""
+        self._hands.close(lambda: self.get_logger().info("finishing the hand model build before exiting"))
         self.destroy_node()
 
     def _log_result(self, msg: HandGrasp, result: RetargetResult) -> None:

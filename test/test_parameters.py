@@ -1,0 +1,95 @@
+"""Node parameters: declared from one table, refused at start-up and at runtime with a reason."""
+
+import uuid
+
+import pytest
+import rclpy
+from conftest import ROOT
+from rclpy.parameter import Parameter
+from ros_helpers import start_node, stop_node
+
+from gdexgrasp_ros.config import SynthesizerConfig
+from gdexgrasp_ros.nodes import parameters as P
+from gdexgrasp_ros.stage3.optimizer import OptimizerConfig
+
+
+@pytest.fixture(scope="module")
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+def _node(overrides: dict):
+    params = [Parameter(k, value=v) for k, v in overrides.items()]
+    return rclpy.create_node(f"param_test_{uuid.uuid4().hex[:6]}", parameter_overrides=params)
+
+
+def test_defaults_come_from_the_library_configuration(ros):
+    node = _node({})
+    try:
+        values = P.declare(node, P.SERVER_PARAMETERS, P.server_cross_check)
+        assert values["iterations_a"] == OptimizerConfig().iterations_a
+        assert values["num_candidates"] == SynthesizerConfig().num_candidates and values["preset"] == "full"
+        cfg = P.synthesizer_config(values)
+        assert cfg.optimizer.iterations_b == OptimizerConfig().iterations_b and cfg.preset == "full"
+        described = node.describe_parameters(["iterations_a", "max_grasps"])
+        assert described[0].integer_range[0].from_value == 0 and described[1].integer_range[0].to_value == 64
+    finally:
+        node.destroy_node()
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("iterations_a", -5, "iterations_a"),
+    ("num_candidates", 0, "num_candidates"),
+    ("cpu_threads", -2, "cpu_threads"),
+    ("goal_timeout", -1.0, "goal_timeout"),
+    ("max_grasps", 1000, "max_grasps"),
+    ("preset", "ours", "preset"),
+    ("hand_model", "robotiq", "hand_model"),
+    ("robot_hand", "shadow_hand", "robot_hands"),
+    ("hand_model", "mano", "mano_model_path"),
+    ("iterations_a", "abc", "iterations_a"),
+])  # fmt: skip
+def test_bad_start_values_are_refused_with_the_parameter_named(ros, name, value, says):
+    node = _node({name: value})
+    try:
+        with pytest.raises(P.ConfigurationError, match=says):
+            P.declare(node, P.SERVER_PARAMETERS, P.server_cross_check)
+    finally:
+        node.destroy_node()
+
+
+def test_runtime_changes_are_checked_and_restart_only_ones_say_so(ros):
+    node = _node({})
+    try:
+        P.declare(node, P.SERVER_PARAMETERS, P.server_cross_check)
+        ok, bad, restart, cross = node.set_parameters([
+            Parameter("max_grasps", value=3), Parameter("max_grasps", value=-5),
+            Parameter("iterations_a", value=5), Parameter("robot_hand", value="shadow_hand"),
+        ])  # fmt: skip
+        assert ok.successful and node.get_parameter("max_grasps").value == 3
+        assert not bad.successful and bad.reason
+        assert not restart.successful and "restart" in restart.reason
+        assert not cross.successful and "robot_hands" in cross.reason
+        assert node.get_parameter("iterations_a").value == OptimizerConfig().iterations_a
+        assert P.request_defaults(node).max_grasps == 3, "request defaults are read live"
+    finally:
+        node.destroy_node()
+
+
+def test_retargeting_parameters_are_cross_checked(ros):
+    node = _node({"grasp_time": 0.5, "pre_grasp_time": 1.0})
+    try:
+        with pytest.raises(P.ConfigurationError, match="grasp_time"):
+            P.declare(node, P.RETARGETING_PARAMETERS, P.retargeting_cross_check)
+    finally:
+        node.destroy_node()
+
+
+def test_the_server_exits_1_with_a_message_on_a_mistyped_parameter():
+    proc = start_node("gdexgrasp_ros.nodes.grasp_synthesis_server", f"/bad_{uuid.uuid4().hex[:6]}",
+                      str(ROOT / "config" / "gdexgrasp.yaml"), ["-p", "iterations_a:=abc"])  # fmt: skip
+    proc.wait(timeout=60)
+    log = stop_node(proc)
+    assert proc.returncode == 1 and "iterations_a" in log and "Traceback" not in log, log
