@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 from conftest import ROOT
@@ -44,3 +45,11 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
             pytest.fail(f"node exited (code {proc.returncode}) while waiting for {what}:\n{stop_node(proc)}")
         time.sleep(0.05)
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def server_start_log(extra: list[str]) -> tuple[int, str]:
+    """Start the synthesis server with the config file plus `extra` ROS args; (exit code, output) once it exits."""
+    proc = start_node("gdexgrasp_ros.nodes.grasp_synthesis_server", f"/bad_{uuid.uuid4().hex[:6]}",
+                      str(ROOT / "config" / "gdexgrasp.yaml"), extra)  # fmt: skip
+    proc.wait(timeout=60)
+    return proc.returncode, stop_node(proc)

@@ -12,7 +12,7 @@ from gdexgrasp_msgs.action import SynthesizeGrasp
 from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
-from ros_helpers import start_node, stop_node, wait_for
+from ros_helpers import server_start_log, start_node, stop_node, wait_for
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header, String
 
@@ -127,8 +127,5 @@ def test_target_frame_without_tf2_is_transform_failed(client):
 
 
 def test_a_bad_device_parameter_stops_the_server_with_a_message():
-    proc = start_node("gdexgrasp_ros.nodes.grasp_synthesis_server", f"/bad_{uuid.uuid4().hex[:6]}",
-                      str(ROOT / "config" / "gdexgrasp.yaml"), ["-p", "device:=gpu"])  # fmt: skip
-    proc.wait(timeout=60)
-    log = stop_node(proc)
-    assert proc.returncode == 1 and "device must be" in log and "Traceback" not in log, log
+    rc, log = server_start_log(["-p", "device:=gpu"])
+    assert rc == 1 and "device must be" in log and "Traceback" not in log, log

@@ -4,9 +4,8 @@ import uuid
 
 import pytest
 import rclpy
-from conftest import ROOT
 from rclpy.parameter import Parameter
-from ros_helpers import start_node, stop_node
+from ros_helpers import server_start_log
 
 from gdexgrasp_ros.config import SynthesizerConfig
 from gdexgrasp_ros.nodes import parameters as P
@@ -88,8 +87,5 @@ def test_retargeting_parameters_are_cross_checked(ros):
 
 
 def test_the_server_exits_1_with_a_message_on_a_mistyped_parameter():
-    proc = start_node("gdexgrasp_ros.nodes.grasp_synthesis_server", f"/bad_{uuid.uuid4().hex[:6]}",
-                      str(ROOT / "config" / "gdexgrasp.yaml"), ["-p", "iterations_a:=abc"])  # fmt: skip
-    proc.wait(timeout=60)
-    log = stop_node(proc)
-    assert proc.returncode == 1 and "iterations_a" in log and "Traceback" not in log, log
+    rc, log = server_start_log(["-p", "iterations_a:=abc"])
+    assert rc == 1 and "iterations_a" in log and "Traceback" not in log, log
