@@ -26,7 +26,7 @@ from gdexgrasp_ros.metrics import contact as M  # noqa: E402
 from gdexgrasp_ros.metrics.simulation import simulation_displacement, simulation_displacement_six  # noqa: E402
 from gdexgrasp_ros.objects.procedural import generate_object  # noqa: E402
 from gdexgrasp_ros.stage1.prior import posture_prior  # noqa: E402
-from gdexgrasp_ros.stage2.part_init import part_facing_poses  # noqa: E402
+from gdexgrasp_ros.stage2.generation import GenerationInput, PartFacingGenerator  # noqa: E402
 from gdexgrasp_ros.stage3.optimizer import ObjectContext, OptimizerConfig, PriorGuidedOptimizer  # noqa: E402
 
 
@@ -35,7 +35,8 @@ def iteration_ms(device: torch.device, k: int, iterations: int) -> dict:
     obj = generate_object("mug", seed=1)
     mask = obj.part_mask("handle")
     ctx = ObjectContext(obj, mask, device)
-    r6, tr = part_facing_poses(obj.points, obj.normals, mask, k, hand, standoff=0.05)
+    init = PartFacingGenerator(standoff=0.05).generate(GenerationInput(obj.points, obj.normals, mask, k, hand))
+    r6, tr = init.rot6d, init.trans
     prior = posture_prior(hand, "handle-grip", "handle")
     out = {}
     for name, cfg in (("stage_a", OptimizerConfig(iterations_a=iterations, iterations_b=0)),

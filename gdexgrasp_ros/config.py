@@ -12,7 +12,7 @@ is a configuration, not a fork of the code:
 | no_optimization | yes | canonical_posture | part_facing | none (initial poses scored) |
 | no_prior_guidance | yes | canonical_posture | part_facing | no prior terms (L_close) |
 | one_stage | yes | canonical_posture | part_facing | sub-stage B only |
-| dexgraspnet_baseline | no | none | object_around | physical terms only |
+| dexgraspnet_baseline | no | none | object_around | physical terms + L_close (no prior) |
 
 * until the prior database and the CVAE weights exist; then "full" names them.
 """
@@ -33,6 +33,12 @@ class Preset:
     retriever: str = "canonical_posture"
     generator: str = "part_facing"
     optimizer_mode: str = "two_stage"
+
+    def __post_init__(self):
+        if self.localization and not self.analysis:
+            raise ValueError("a preset that localizes a part needs the analysis that names it")
+        if self.retriever != "none" and not self.analysis:
+            raise ValueError(f"retriever '{self.retriever}' needs an affordance: enable analysis or use 'none'")
 
 
 PRESETS: dict[str, Preset] = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import pathlib
 import sys
 
@@ -76,10 +77,15 @@ def run(out_dir: pathlib.Path, iterations: int, robot: str, seed: int = DEFAULT_
         "rationale": result.rationale,
         "timings_s": {k: round(result.timings[k], 3) for k in STAGES if k in result.timings},
         "grasps": [{"score": round(g.quality.score, 3), "penetration_mm": round(g.quality.penetration_depth * 1000, 2),
-                    "part_contact_ratio": round(g.quality.part_contact_ratio, 2), "contacts": g.quality.contact_count,
+                    "part_contact_ratio": _finite(g.quality.part_contact_ratio, 2), "contacts": g.quality.contact_count,
                     "robot_fingertip_error_mm": _robot_error(g.robot)} for g in result.grasps],
     }  # fmt: skip
     return summary
+
+
+def _finite(value: float, digits: int) -> float | None:
+    """JSON has no NaN: a figure that was not computed (no part, no simulation) is null."""
+    return None if math.isnan(value) else round(float(value), digits)
 
 
 def _robot_error(robot) -> float | None:
@@ -103,8 +109,8 @@ def _render(result, scene, out_dir: pathlib.Path) -> None:
         meshes = [(world(g.vertices), faces, RANK_COLORS[i % 3])]
         q = g.quality
         title = (f"grasp {i}: {_task(result)}, "
-                 f"score {q.score:.2f}, penetration {q.penetration_depth * 1000:.1f} mm, "
-                 f"on-part {q.part_contact_ratio:.0%}")  # fmt: skip
+                 f"score {q.score:.2f}, penetration {q.penetration_depth * 1000:.1f} mm"
+                 + ("" if math.isnan(q.part_contact_ratio) else f", on-part {q.part_contact_ratio:.0%}"))  # fmt: skip
         views = (("three-quarter", 30.0, -60.0), ("side", 0.0, 0.0), ("top", 89.9, -90.0))
         render_views(meshes, title, str(out_dir / f"grasp_{i}.png"), points=cloud, views=views)
     _render_robot(result, T, world(result.object_points), out_dir / "scene_robot.png")

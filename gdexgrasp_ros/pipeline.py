@@ -129,7 +129,7 @@ class GraspSynthesizer:
     def __init__(self, config: SynthesizerConfig | None = None, device: str | None = None):
         self.config = config or SynthesizerConfig()
         if device is not None:
-            self.config.device = device
+            self.config = dataclasses.replace(self.config, device=device)
         self.components = self.config.components
         self.device = resolve_device(self.config.device)
         if self.device.type == "cpu" and self.config.cpu_threads > 0:
@@ -151,6 +151,8 @@ class GraspSynthesizer:
         self._get_retriever()
         self._get_generator()
         self._hand("open_hand")
+        if self.config.mano_model_path:
+            self._hand("mano")
 
     # -- public ------------------------------------------------------------------------------------
     def synthesize(self, request: SynthesisRequest, progress: ProgressCallback | None = None,
@@ -197,7 +199,7 @@ class GraspSynthesizer:
             grasps = self._evaluate(hand, opt, obj, mask, result.prior, request.max_grasps,
                                     part_known=self.components.localization)  # fmt: skip
         with run.stage("retargeting", result):
-            self._retarget(grasps, request.robot_hand)
+            self._retarget(grasps, request.robot_hand, request.hand_model)
         done["retargeting"] = request.robot_hand
         result.grasps = grasps
         return result
@@ -273,13 +275,15 @@ class GraspSynthesizer:
             raise GraspError(ErrorCode.NO_GRASP_FOUND, "no candidate touches the object after optimization")
         return [g for g in grasps if g.quality.contact_count > 0][:count]
 
-    def _retarget(self, grasps: list[GraspCandidate], robot: str) -> None:
+    def _retarget(self, grasps: list[GraspCandidate], robot: str, hand_model: str) -> None:
         if robot in ("", "none"):
             return
         retargeter = self._get_retargeter(robot)
         for g in grasps:
-            wrist = np.eye(4)
-            wrist[:3, :3], wrist[:3, 3] = g.rotation, g.translation
+            wrist = None  # the retargeter's wrist frame is the OpenHand's; other hands: from the keypoints
+            if hand_model == "open_hand":
+                wrist = np.eye(4)
+                wrist[:3, :3], wrist[:3, 3] = g.rotation, g.translation
             g.robot = retargeter.retarget(g.keypoints, wrist_pose=wrist)  # both in the request's frame
 
     # -- components (built once, on first use) -------------------------------------------------
@@ -287,7 +291,7 @@ class GraspSynthesizer:
         if name not in self._hands:
             try:
                 self._hands[name] = load_hand_model(name, self.config.mano_model_path, self.device)
-            except ValueError as err:
+            except (ValueError, OSError) as err:  # no or a bad model file
                 raise GraspError(ErrorCode.INVALID_GOAL, str(err)) from err
         return self._hands[name]
 

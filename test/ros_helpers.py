@@ -47,9 +47,9 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
-def server_start_log(extra: list[str]) -> tuple[int, str]:
-    """Start the synthesis server with the config file plus `extra` ROS args; (exit code, output) once it exits."""
-    proc = start_node("gdexgrasp_ros.nodes.grasp_synthesis_server", f"/bad_{uuid.uuid4().hex[:6]}",
+def server_start_log(extra: list[str], node: str = "grasp_synthesis_server") -> tuple[int, str]:
+    """Start a node with the config file plus `extra` ROS args; (exit code, output) once it exits."""
+    proc = start_node(f"gdexgrasp_ros.nodes.{node}", f"/bad_{uuid.uuid4().hex[:6]}",
                       str(ROOT / "config" / "gdexgrasp.yaml"), extra)  # fmt: skip
     proc.wait(timeout=60)
     return proc.returncode, stop_node(proc)

@@ -306,8 +306,6 @@ def test_arrangement_serialisations():
     arr = Arrangement("twist", "lid", 0.91234, "why", "offline", False, "jar")
     assert arr.to_dict() == {"affordance": "twist", "part": "lid", "confidence": 0.9123, "backend": "offline",
                              "fallback": False, "category": "jar", "rationale": "why"}  # fmt: skip
-    assert arr.to_msg_fields()["analyzer_backend"] == "offline"
-    assert arr.to_msg_fields()["contact_part"] == "lid"
 
 
 # -- the CLI -----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ ROSDEP_KEYS = {
     "gdexgrasp_msgs": "gdexgrasp_msgs",
     "action_msgs": "action_msgs",
     "builtin_interfaces": "builtin_interfaces",
+    "rcl_interfaces": "rcl_interfaces",
     "std_msgs": "std_msgs",
     "geometry_msgs": "geometry_msgs",
     "sensor_msgs": "sensor_msgs",

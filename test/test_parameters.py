@@ -89,3 +89,8 @@ def test_retargeting_parameters_are_cross_checked(ros):
 def test_the_server_exits_1_with_a_message_on_a_mistyped_parameter():
     rc, log = server_start_log(["-p", "iterations_a:=abc"])
     assert rc == 1 and "iterations_a" in log and "Traceback" not in log, log
+
+
+def test_the_retargeting_node_exits_1_with_a_message_on_contradicting_times():
+    rc, log = server_start_log(["-p", "grasp_time:=0.5"], node="retargeting_node")
+    assert rc == 1 and "grasp_time" in log and "Traceback" not in log, log

@@ -49,7 +49,9 @@ def test_every_preset_returns_grasps_or_says_it_is_not_available(outcomes):
 
 def test_presets_differ_in_what_ran(outcomes):
     ran = {n: r for n, r in outcomes.items() if not isinstance(r, GraspError)}
-    assert len({r.rationale for r in ran.values()}) == len(ran), "each preset's rationale says what it ran"
+    # The rationale says what ran (beyond naming the preset) and the components differ.
+    assert len({r.rationale.split("; ", 1)[1] for r in ran.values()}) == len(ran)
+    assert len({tuple(sorted(r.components.items())) for r in ran.values()}) == len(ran)
     gen = {n: r.components["generation"] for n, r in ran.items()}
     assert gen["full"] == "part_facing" and gen["part_random_init"] == "part_random"
     assert gen["dexgraspnet_baseline"] == "object_around"
@@ -88,10 +90,14 @@ def test_a_mano_goal_runs_end_to_end(tmp_path, demo_request):
                          RequestDefaults(hand_models=("open_hand",)))  # fmt: skip
     assert info.value.code == ErrorCode.INVALID_GOAL and "mano_model_path" in info.value.message
     request = validate_request(RawRequest(points=demo_request.points, instruction=INSTRUCTION, object_category="kettle",
-                                          max_grasps=2, robot_hand="none", hand_model="mano"))  # fmt: skip
+                                          max_grasps=2, robot_hand="leap_hand", hand_model="mano"))  # fmt: skip
     synth = GraspSynthesizer(SynthesizerConfig(mano_model_path=str(path), optimizer=FAST))
     result = synth.synthesize(request)
     hand = synth._hand("mano")
     assert result.grasps and result.grasps[0].joints.shape == (45,) and result.grasps[0].keypoints.shape == (21, 3)
     assert result.grasps[0].vertices.shape == (778, 3) and result.prior.contact_mean.shape == (778,)
     np.testing.assert_allclose(result.prior.joints, hand.default_posture("handle-grip"))
+    # The robot hand's wrist comes from the MANO keypoints (the OpenHand wrist frame would not fit).
+    best = result.grasps[0]
+    assert best.robot is not None and np.isfinite(best.robot.positions).all()
+    assert np.linalg.norm(best.robot.base_pose[:3, 3] - best.keypoints[0]) < 0.15

@@ -125,7 +125,7 @@ def declare(node: Node, specs: Sequence[ParamSpec], cross_check: Callable[[dict]
             spec = by_name.get(p.name)
             if spec is None:
                 continue
-            if not spec.live:
+            if not spec.live and p.value != node.get_parameter(p.name).value:
                 return SetParametersResult(successful=False, reason=f"'{p.name}' is read at start-up only: "
                                            "restart the node to change it")  # fmt: skip
             reason = check_value(spec, p.value)

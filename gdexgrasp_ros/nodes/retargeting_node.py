@@ -191,7 +191,7 @@ class RetargetingNode(Node):
 
 def main(args=None) -> None:
     rclpy.init(args=args)
-    node = construct_or_exit("retargeting_node", RetargetingNode, (RetargetingError,))
+    node = construct_or_exit("retargeting_node", RetargetingNode, (RetargetingError, P.ConfigurationError))
     spin_until_shutdown(node, num_threads=3, close=node.close)
 
 

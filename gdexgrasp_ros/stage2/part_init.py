@@ -59,14 +59,3 @@ def tilted(directions: np.ndarray, max_angle: float, rng: np.random.Generator) -
     tilt = rng.uniform(0.0, max_angle, len(d))
     side = np.cos(az)[:, None] * u + np.sin(az)[:, None] * v
     return np.cos(tilt)[:, None] * d + np.sin(tilt)[:, None] * side
-
-
-def part_facing_poses(points: np.ndarray, normals: np.ndarray, part_mask: np.ndarray, k: int, hand: HandModel,
-                      standoff: float = 0.02, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """K poses with the palm point `standoff` m outside part points spread over the part, facing
-    them along the surface normal, with a random roll about it."""
-    if not np.asarray(part_mask, bool).any():
-        raise ValueError("the contact part has no points")
-    rng = np.random.default_rng(seed)
-    p, n = spread_targets(points, normals, part_mask, k)
-    return palm_facing_poses(p, n, rng.uniform(0, 2 * np.pi, size=k), hand, standoff)

@@ -63,18 +63,6 @@ class Arrangement:
             "rationale": self.rationale,
         }
 
-    def to_msg_fields(self) -> dict:
-        """Field names of gdexgrasp_msgs/GraspArrangement (the action result)."""
-        return {
-            "affordance": self.affordance,
-            "contact_part": self.contact_part,
-            "object_category": self.object_category,
-            "confidence": float(self.confidence),
-            "analyzer_backend": self.backend,
-            "rationale": self.rationale,
-            "fallback": bool(self.fallback),
-        }
-
 
 def normalize_affordance(value: object) -> str:
     """Map harmless spelling variants ("Handle grip", "HANDLE_GRIP") onto the canonical name."""
