@@ -61,7 +61,8 @@ DEVICE_HELP = "auto (CUDA when present) | cpu | cuda | cuda:N"
 @dataclass
 class SynthesizerConfig:
     """Every setting of the pipeline. `preset` picks the component of each stage (PRESETS);
-    `retriever_options` / `generator_options` go to that component's constructor."""
+    `retriever` / `generator` replace the preset's choice when set (e.g. the prior database once
+    it is built); `retriever_options` / `generator_options` go to that component's constructor."""
 
     preset: str = "full"
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -80,7 +81,9 @@ class SynthesizerConfig:
     # view localizes best at 2048 (benchmarks/localizer_iou.py --partial); complete clouds
     # (fused views, meshes) at 8192, which small parts such as triggers need.
     localizer_points: int = 2048
+    retriever: str = ""  # "" = the preset's (stage1/retrieval.py RETRIEVERS)
     retriever_options: dict = field(default_factory=dict)
+    generator: str = ""  # "" = the preset's (stage2/generation.py GENERATORS)
     generator_options: dict = field(default_factory=dict)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
@@ -97,11 +100,13 @@ class SynthesizerConfig:
             raise ValueError(f"localizer_points must be >= 16, got {self.localizer_points}")
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset '{self.preset}'; expected one of {', '.join(PRESETS)}")
+        self.components  # noqa: B018 - checks the preset with its overrides
 
     @property
     def components(self) -> Preset:
-        """What runs at each stage (the preset's choice)."""
-        return PRESETS[self.preset]
+        """What runs at each stage: the preset's choice, with `retriever` / `generator` when set."""
+        chosen = {k: v for k, v in (("retriever", self.retriever), ("generator", self.generator)) if v}
+        return replace(PRESETS[self.preset], **chosen) if chosen else PRESETS[self.preset]
 
     def optimizer_config(self) -> OptimizerConfig:
         """The optimizer settings with the preset's mode (iterations, rates, weights from `optimizer`)."""

@@ -76,6 +76,13 @@ def test_the_baseline_uses_no_language_no_part_and_no_prior(outcomes):
     assert full.arrangement.contact_part == "handle" and not full.part_mask.all()
 
 
+def test_a_component_can_replace_the_presets_choice():
+    cfg = SynthesizerConfig(preset="one_stage", generator="part_random")
+    assert cfg.components.generator == "part_random" and cfg.optimizer_config().mode == "one_stage"
+    with pytest.raises(ValueError, match="needs an affordance"):
+        SynthesizerConfig(preset="dexgraspnet_baseline", retriever="canonical_posture")
+
+
 def test_unknown_presets_and_components_are_refused():
     with pytest.raises(ValueError, match="unknown preset"):
         SynthesizerConfig(preset="ours_but_better")

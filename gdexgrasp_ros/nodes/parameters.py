@@ -23,6 +23,8 @@ from ..objects.preprocess import PreprocessConfig
 from ..request import HAND_MODELS, MAX_GRASPS_LIMIT, RequestDefaults
 from ..stage1.analysis import BACKENDS as ANALYZERS
 from ..stage1.localization import BACKENDS as LOCALIZERS
+from ..stage1.retrieval import RETRIEVERS
+from ..stage2.generation import GENERATORS
 from ..stage3.optimizer import OptimizerConfig
 
 
@@ -50,6 +52,8 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("action_name", "synthesize_grasp", "the SynthesizeGrasp action's name"),
     ParamSpec("grasps_topic", "grasp", "the best grasp of each successful goal (HandGrasp)"),
     ParamSpec("preset", _SYN.preset, "pipeline variant (paper Table 2)", choices=tuple(PRESETS)),
+    ParamSpec("retriever", "", "stage 1 prior retriever ('' = the preset's)", choices=("", *RETRIEVERS)),
+    ParamSpec("generator", "", "stage 2 pose generator ('' = the preset's)", choices=("", *GENERATORS)),
     ParamSpec("max_grasps", _REQ.max_grasps, "grasps returned when the goal says 0", 1, MAX_GRASPS_LIMIT, live=True),
     ParamSpec("goal_timeout", _REQ.timeout, "seconds per goal when the goal says 0", 0.1, 86400.0, live=True),
     ParamSpec("hand_model", _REQ.hand_model, "hand for goals that say ''", choices=HAND_MODELS, live=True),
@@ -163,7 +167,7 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
     localizer_options = {"model_path": v["localizer_model_path"]} if v["localizer"] == "detector" and \
         v["localizer_model_path"] else {}  # fmt: skip
     return SynthesizerConfig(
-        preset=v["preset"], device=v["device"], cpu_threads=v["cpu_threads"], num_candidates=v["num_candidates"],
+        preset=v["preset"], retriever=v["retriever"], generator=v["generator"], device=v["device"], cpu_threads=v["cpu_threads"], num_candidates=v["num_candidates"],
         preprocess=v["preprocess"],
         preprocess_config=PreprocessConfig(millimetres=v["millimetres"], target=v["target_selection"]),
         analyzer=v["analyzer"], analyzer_options=analyzer_options, localizer=v["localizer"],
