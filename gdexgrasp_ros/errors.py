@@ -21,6 +21,8 @@ class ErrorCode(IntEnum):
     TIMEOUT = -9
     CANCELED = -10
     INTERNAL_ERROR = -11
+    BUSY = -12
+    NOT_ACTIVE = -13
 
 
 class GraspError(Exception):
@@ -30,6 +32,7 @@ class GraspError(Exception):
         super().__init__(message)
         self.code = ErrorCode(code)
         self.message = message
+        self.timings: dict[str, float] = {}  # seconds of the stages that ran before the failure
 
     def __str__(self) -> str:
         return f"{self.code.name}: {self.message}"

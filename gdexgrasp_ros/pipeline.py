@@ -159,9 +159,16 @@ class GraspSynthesizer:
                    should_cancel: CancelCheck | None = None) -> SynthesisResult:  # fmt: skip
         run = _Run(request, progress, should_cancel)
         result = SynthesisResult(preset=self.config.preset)
+        try:
+            return self._synthesize(request, run, result)
+        except GraspError as err:  # TIMEOUT, CANCELED, ...: say how far it got
+            err.timings = dict(result.timings)
+            raise
+
+    def _synthesize(self, request: SynthesisRequest, run: _Run, result: SynthesisResult) -> SynthesisResult:
         done = result.components
         with run.stage("preprocess", result):
-            prepared = self._preprocess(request)
+            prepared = self._preprocess(request, run.check_deadline)
         obj = prepared.obj
         result.object_points = obj.points
         if self.components.analysis:
@@ -197,21 +204,21 @@ class GraspSynthesizer:
         done["optimization"] = _describe_optimization(optimizer_config)
         with run.stage("evaluation", result):
             grasps = self._evaluate(hand, opt, obj, mask, result.prior, request.max_grasps,
-                                    part_known=self.components.localization)  # fmt: skip
+                                    part_known=self.components.localization, check=run.check_deadline)  # fmt: skip
         with run.stage("retargeting", result):
-            self._retarget(grasps, request.robot_hand, request.hand_model)
+            self._retarget(grasps, request.robot_hand, request.hand_model, run.check_deadline)
         done["retargeting"] = request.robot_hand
         result.grasps = grasps
         return result
 
     # -- stages ---------------------------------------------------------------------------------
-    def _preprocess(self, request: SynthesisRequest) -> PreparedObject:
+    def _preprocess(self, request: SynthesisRequest, check) -> PreparedObject:
         up = np.asarray(self.config.up_axis, dtype=float)
         labels, dense = request.labels, None
         if self.config.preprocess:
             try:
                 out = preprocess_cloud(request.points, self.config.preprocess_config, labels=labels,
-                                       viewpoint=request.viewpoint)  # fmt: skip
+                                       viewpoint=request.viewpoint, check=check)  # fmt: skip
             except CloudUnitsError as err:
                 raise GraspError(ErrorCode.INVALID_GOAL, str(err)) from err
             except ValueError as err:
@@ -253,12 +260,13 @@ class GraspSynthesizer:
         return found
 
     def _evaluate(self, hand, opt: OptimizationResult, obj: PartObject, mask: np.ndarray, prior: GraspPrior,
-                  count: int, part_known: bool) -> list[GraspCandidate]:  # fmt: skip
+                  count: int, part_known: bool, check) -> list[GraspCandidate]:  # fmt: skip
         with torch.no_grad():
             out = hand.forward(opt.rot6d, opt.trans, opt.joints)
         R = rot6d_to_matrix(opt.rot6d).cpu().numpy()
         grasps = []
         for k in opt.order.tolist():
+            check()
             verts = out.vertices[k].cpu().numpy()
             quality = evaluate_grasp(verts, obj.points, obj.normals, mask)
             if not part_known:  # ranked on the whole object; a part ratio would mean nothing
@@ -275,11 +283,12 @@ class GraspSynthesizer:
             raise GraspError(ErrorCode.NO_GRASP_FOUND, "no candidate touches the object after optimization")
         return [g for g in grasps if g.quality.contact_count > 0][:count]
 
-    def _retarget(self, grasps: list[GraspCandidate], robot: str, hand_model: str) -> None:
+    def _retarget(self, grasps: list[GraspCandidate], robot: str, hand_model: str, check) -> None:
         if robot in ("", "none"):
             return
         retargeter = self._get_retargeter(robot)
         for g in grasps:
+            check()
             wrist = None  # the retargeter's wrist frame is the OpenHand's; other hands: from the keypoints
             if hand_model == "open_hand":
                 wrist = np.eye(4)
@@ -349,13 +358,20 @@ class _Run:
 
     def __init__(self, request: SynthesisRequest, progress, should_cancel):
         self.progress, self.should_cancel = progress, should_cancel
-        self.deadline = time.monotonic() + request.timeout if request.timeout > 0 else None
+        start = time.monotonic() if request.received is None else request.received
+        self.timeout = request.timeout
+        self.deadline = start + request.timeout if request.timeout > 0 else None
         self.current = "preprocess"
+
+    def check_deadline(self) -> None:
+        """Raise TIMEOUT past the deadline (called inside long stages too)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise GraspError(ErrorCode.TIMEOUT, f"the goal ran past its time limit of {self.timeout:g} s "
+                             f"during {self.current}")  # fmt: skip
 
     def check(self) -> bool:
         """Raise TIMEOUT past the deadline; True when the client asked to cancel."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise GraspError(ErrorCode.TIMEOUT, f"the goal ran past its time limit during {self.current}")
+        self.check_deadline()
         return bool(self.should_cancel and self.should_cancel())
 
     def stage(self, name: str, result: SynthesisResult):

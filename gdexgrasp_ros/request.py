@@ -56,6 +56,8 @@ class SynthesisRequest:
     # frame's origin unless the cloud was moved into another frame.
     viewpoint: np.ndarray = field(default_factory=lambda: np.zeros(3))
     part_names: tuple[str, ...] = ()  # names of the label ids (label i is part_names[i])
+    # time.monotonic() when the goal arrived: its time limit counts from here (None: from synthesize()).
+    received: float | None = None
 
 
 @dataclass

@@ -10,13 +10,17 @@ so robot_state_publisher, the retargeting node and RViz always show the same han
 
 import os
 
+import lifecycle_msgs.msg
 import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
 from launch.conditions import IfCondition
+from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
 
 
 def _robot_description(share: str, robot_hand: str) -> str:
@@ -46,12 +50,37 @@ def _robot_state_publisher(context, share: str):
     ]
 
 
+def _lifecycle_startup(node: LifecycleNode) -> list:
+    """Configure the managed node at start, activate it once it is inactive (the Nav2 convention)."""
+
+    def change(transition: int) -> EmitEvent:
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition))
+
+    return [
+        RegisterEventHandler(OnStateTransition(target_lifecycle_node=node, start_state="configuring",
+                                               goal_state="inactive",
+                                               entities=[change(lifecycle_msgs.msg.Transition.TRANSITION_ACTIVATE)])),
+        change(lifecycle_msgs.msg.Transition.TRANSITION_CONFIGURE),
+    ]  # fmt: skip
+
+
 def generate_launch_description():
     share = get_package_share_directory("gdexgrasp_ros")
     params_file = LaunchConfiguration("params_file")
     namespace = LaunchConfiguration("namespace")
     device = LaunchConfiguration("device")
     robot_hand = LaunchConfiguration("robot_hand")
+    server = LifecycleNode(
+        package="gdexgrasp_ros",
+        executable="grasp_synthesis_server",
+        name="grasp_synthesis_server",
+        namespace=namespace,
+        # The same robot as the retargeting node, so results and RViz agree; this launch file drives
+        # the lifecycle (configure, then activate), so the node does not start itself.
+        parameters=[params_file, {"device": device, "robot_hand": robot_hand, "autostart": False}],
+        output="screen",
+        emulate_tty=True,
+    )
     return LaunchDescription(
         [
             DeclareLaunchArgument("namespace", default_value="gdexgrasp"),
@@ -61,16 +90,8 @@ def generate_launch_description():
             DeclareLaunchArgument(
                 "rviz", default_value="false", description="also start RViz with rviz/gdexgrasp.rviz"
             ),
-            Node(
-                package="gdexgrasp_ros",
-                executable="grasp_synthesis_server",
-                name="grasp_synthesis_server",
-                namespace=namespace,
-                # The same robot as the retargeting node, so results and RViz agree.
-                parameters=[params_file, {"device": device, "robot_hand": robot_hand}],
-                output="screen",
-                emulate_tty=True,
-            ),
+            server,
+            *_lifecycle_startup(server),
             Node(
                 package="gdexgrasp_ros",
                 executable="retargeting_node",

@@ -23,7 +23,7 @@ def _launch_file_nodes():
     tree = ast.parse((ROOT / "launch" / "pipeline.launch.py").read_text())
     nodes = []
     for call in ast.walk(tree):
-        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "Node":
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) in ("Node", "LifecycleNode"):
             kw = {k.arg: k.value for k in call.keywords}
             if getattr(kw.get("package"), "value", None) == "gdexgrasp_ros":
                 nodes.append((kw["executable"].value, kw["name"].value))

@@ -106,6 +106,13 @@ def result_msg(output: SynthesisResult, header: Header, hand_model: str) -> Synt
     return result
 
 
+def failure_msg(err) -> SynthesizeGrasp.Result:
+    """A failed goal's result: its code, message and the timings of the stages that ran."""
+    result = SynthesizeGrasp.Result(error_code=int(err.code), error_string=err.message)
+    result.timings = [StageTiming(stage=k, seconds=float(v)) for k, v in getattr(err, "timings", {}).items()]
+    return result
+
+
 def feedback_msg(stage: str, progress: float, live: int, best_loss: float) -> SynthesizeGrasp.Feedback:
     return SynthesizeGrasp.Feedback(stage=STAGES.index(stage) if stage in STAGES else 0, stage_name=stage,
                                     progress=float(progress), live_candidates=int(live),

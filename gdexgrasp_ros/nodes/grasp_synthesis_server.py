@@ -1,10 +1,14 @@
-"""Action server `synthesize_grasp` (gdexgrasp_msgs/action/SynthesizeGrasp).
+"""Action server `synthesize_grasp` (gdexgrasp_msgs/action/SynthesizeGrasp), a managed lifecycle node.
 
-Keeps the latest cloud and instruction from its topics, validates each goal, runs the
-library's GraspSynthesizer and answers every goal with an error code: a failed goal
-leaves the node ready for the next. Goals run one at a time (their own mutually
-exclusive callback group); topics and cancel requests are served meanwhile by a
-MultiThreadedExecutor. Parameters: nodes/parameters.py (SERVER_PARAMETERS).
+configure: builds the synthesizer (models, analyzer, localizer), the subscriptions, the grasp
+publisher and the action server; activate: goals are served; deactivate: goals are answered
+NOT_ACTIVE; cleanup: everything configure built is released. With `autostart` (default) the node
+configures and activates itself; the launchers set it false and drive the transitions (Nav2 /
+yolo_ros convention). Keeps the latest cloud and instruction from its topics, validates each
+goal and answers every goal with an error code: a failed goal leaves the node ready for the
+next. One goal executes at a time; `goal_policy` queues, rejects or preempts the others
+(goal_scheduler.py). Finished goals are forgotten after `result_timeout` seconds.
+Parameters: nodes/parameters.py (SERVER_PARAMETERS).
 """
 
 from __future__ import annotations
@@ -16,51 +20,96 @@ import rclpy
 from gdexgrasp_msgs.action import SynthesizeGrasp
 from gdexgrasp_msgs.msg import HandGrasp
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.node import Node
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import PointCloud2
-from std_msgs.msg import Header, String
+from std_msgs.msg import String
 
 from ..errors import ErrorCode, GraspError
 from ..pipeline import GraspSynthesizer
-from ..request import RawRequest, SynthesisRequest, validate_request
 from . import parameters as P
-from .cloud_conversions import CloudFormatError, cloud_to_arrays, is_empty
-from .grasp_conversions import feedback_msg, result_msg
+from .goal_request import goal_request
+from .goal_scheduler import GoalScheduler
+from .grasp_conversions import failure_msg, feedback_msg, result_msg
 from .spin import construct_or_exit, spin_until_shutdown
-from .tf_helpers import lookup_rigid, tf_buffer
+from .tf_helpers import tf_buffer
+
+OK, FAIL = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
-class GraspSynthesisServer(Node):
+class GraspSynthesisServer(LifecycleNode):
     def __init__(self, synthesizer: GraspSynthesizer | None = None, **kwargs):
         super().__init__("grasp_synthesis_server", **kwargs)
-        start = P.declare(self, P.SERVER_PARAMETERS, P.server_cross_check)
+        self._start = P.declare(self, P.SERVER_PARAMETERS, P.server_cross_check)
+        self._injected, self._synthesizer, self._active, self._error = synthesizer, None, False, ""
         self._lock = threading.Lock()
         self._latest_cloud: PointCloud2 | None = None
         self._latest_instruction: str | None = None
-        if synthesizer is None:
-            synthesizer = GraspSynthesizer(P.synthesizer_config(start))
-            synthesizer.load_components()  # a bad backend or model path fails here, not at the first goal
-        self._synthesizer = synthesizer
-        self._tf_buffer = tf_buffer(self)
+        self._entities: list = []
+        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        self._scheduler = GoalScheduler(lambda: p("goal_policy"), lambda: p("max_queued_goals"))
+        if self._start["autostart"]:
+            self.trigger_configure()
+            if self._synthesizer is None:
+                raise P.ConfigurationError(self._error)  # exits 1 with the reason (construct_or_exit)
+            self.trigger_activate()
 
+    # -- lifecycle ------------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        s = self._start
+        try:
+            synthesizer = self._injected or GraspSynthesizer(P.synthesizer_config(s))
+            synthesizer.load_components()  # a bad backend or model path fails here, not at the first goal
+        except (GraspError, ValueError, OSError, ImportError) as err:
+            self._error = f"cannot configure: {err}"
+            self.get_logger().error(self._error)
+            return FAIL
+        self._synthesizer, self._tf_buffer = synthesizer, tf_buffer(self)
         topics = ReentrantCallbackGroup()
         # Latched instruction: a planner may publish it once before the cloud arrives.
         latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
                              reliability=QoSReliabilityPolicy.RELIABLE)  # fmt: skip
-        self.create_subscription(PointCloud2, start["cloud_topic"], self._on_cloud, 1, callback_group=topics)
-        self.create_subscription(String, start["instruction_topic"], self._on_instruction, latched,
-                                 callback_group=topics)  # fmt: skip
-        # The best grasp of every successful goal, for the retargeting node and RViz.
-        self._grasp_pub = self.create_publisher(HandGrasp, start["grasps_topic"], 10)
-        self._action_server = ActionServer(
-            self, SynthesizeGrasp, start["action_name"], execute_callback=self._execute,
-            goal_callback=self._on_goal, cancel_callback=self._on_cancel,
-            callback_group=MutuallyExclusiveCallbackGroup(),
-        )  # fmt: skip
-        self.get_logger().info(f"ready: action '{start['action_name']}', preset '{start['preset']}', "
-                               f"device '{synthesizer.device}'")  # fmt: skip
+        self._grasp_pub = self.create_publisher(HandGrasp, s["grasps_topic"], 10)
+        self._entities = [
+            self.create_subscription(PointCloud2, s["cloud_topic"], self._on_cloud, 1, callback_group=topics),
+            self.create_subscription(String, s["instruction_topic"], self._on_instruction, latched,
+                                     callback_group=topics),
+            ActionServer(self, SynthesizeGrasp, s["action_name"], execute_callback=self._execute,
+                         goal_callback=lambda _goal: GoalResponse.ACCEPT,  # every goal gets a coded result
+                         handle_accepted_callback=self._scheduler.accepted, cancel_callback=self._on_cancel,
+                         callback_group=ReentrantCallbackGroup(), result_timeout=int(s["result_timeout"])),
+        ]  # fmt: skip
+        self.get_logger().info(f"configured: preset '{s['preset']}', device '{synthesizer.device}'")
+        return OK
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = True
+        self.get_logger().info(f"ready: action '{self._start['action_name']}' ({self._start['goal_policy']} policy)")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return OK
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        self._release()
+        return OK
+
+    def _release(self) -> None:
+        """Free what configure built: the action server, the subscriptions, the models."""
+        for entity in self._entities:
+            entity.destroy() if isinstance(entity, ActionServer) else self.destroy_subscription(entity)
+        if self._entities:
+            self.destroy_publisher(self._grasp_pub)
+        self._entities, self._synthesizer = [], None
+        with self._lock:
+            self._latest_cloud = self._latest_instruction = None
 
     # -- topics -------------------------------------------------------------------------------
     def _on_cloud(self, msg: PointCloud2) -> None:
@@ -71,36 +120,50 @@ class GraspSynthesisServer(Node):
         with self._lock:
             self._latest_instruction = msg.data
 
-    # -- action callbacks -------------------------------------------------------------------
-    def _on_goal(self, goal: SynthesizeGrasp.Goal) -> GoalResponse:
-        # Every goal is accepted so that it gets a result with an error code explaining
-        # what is wrong with it; a rejection would tell the client nothing.
-        return GoalResponse.ACCEPT
-
+    # -- the action ---------------------------------------------------------------------------
     def _on_cancel(self, goal_handle) -> CancelResponse:
         self.get_logger().info("cancel requested")
         return CancelResponse.ACCEPT
 
     def _execute(self, goal_handle) -> SynthesizeGrasp.Result:
-        started = time.monotonic()
+        received = time.monotonic()
+        if self._scheduler.turned_away(goal_handle):
+            policy = self.get_parameter("goal_policy").value
+            return self._finish(goal_handle, failure_msg(GraspError(ErrorCode.BUSY, f"another goal is running "
+                                f"(goal_policy {policy}, {self._scheduler.waiting()} waiting)")), 0.0)  # fmt: skip
         try:
-            request, header = self._build_request(goal_handle.request)
+            result = self._run(goal_handle, received)
+        finally:
+            self._scheduler.finished(goal_handle)
+        return self._finish(goal_handle, result, time.monotonic() - received)
+
+    def _run(self, goal_handle, received: float) -> SynthesizeGrasp.Result:
+        synthesizer = self._synthesizer
+        if not self._active or synthesizer is None:
+            return failure_msg(GraspError(ErrorCode.NOT_ACTIVE, "the server is not active; activate it first"))
+        try:
+            with self._lock:
+                latest = (self._latest_cloud, self._latest_instruction)
+            names = tuple(n for n in self.get_parameter("label_names").value if n)
+            request, header = goal_request(goal_handle.request, *latest, names, P.request_defaults(self),
+                                           self._tf_buffer, received)  # fmt: skip
             goal_handle.publish_feedback(feedback_msg("preprocess", 0.0, 0, float("nan")))
-            output = self._synthesizer.synthesize(
+            output = synthesizer.synthesize(
                 request,
                 progress=lambda *args: goal_handle.publish_feedback(feedback_msg(*args)),
-                should_cancel=lambda: goal_handle.is_cancel_requested,
+                should_cancel=lambda: goal_handle.is_cancel_requested or self._scheduler.preempted(goal_handle),
             )
             result = result_msg(output, header, request.hand_model)
             if result.grasps:
                 self._grasp_pub.publish(result.grasps[0])
+            return result
         except GraspError as err:
-            result = SynthesizeGrasp.Result(error_code=int(err.code), error_string=err.message)
+            if err.code == ErrorCode.CANCELED and self._scheduler.preempted(goal_handle):
+                err.message = f"preempted by a newer goal ({err.message})"
+            return failure_msg(err)
         except Exception as err:  # noqa: BLE001 - a goal must never take the node down
             self.get_logger().error(f"internal error: {err!r}")
-            result = SynthesizeGrasp.Result(error_code=int(ErrorCode.INTERNAL_ERROR),
-                                            error_string=f"internal error: {err}")  # fmt: skip
-        return self._finish(goal_handle, result, time.monotonic() - started)
+            return failure_msg(GraspError(ErrorCode.INTERNAL_ERROR, f"internal error: {err}"))
 
     def _finish(self, goal_handle, result, seconds: float) -> SynthesizeGrasp.Result:
         code = ErrorCode(result.error_code)
@@ -116,33 +179,6 @@ class GraspSynthesisServer(Node):
         else:
             self.get_logger().warning(f"goal finished in {seconds:.2f} s: {code.name} {result.error_string}")
         return result
-
-    def _build_request(self, goal: SynthesizeGrasp.Goal) -> tuple[SynthesisRequest, Header]:
-        """The validated request, and the header its grasps carry (the cloud's stamp, the result's frame)."""
-        with self._lock:
-            cloud = goal.cloud if not is_empty(goal.cloud) else self._latest_cloud
-            instruction = goal.instruction if goal.instruction.strip() else self._latest_instruction
-        points = labels = None
-        frame_id = ""
-        if cloud is not None:
-            try:
-                arrays = cloud_to_arrays(cloud)
-            except CloudFormatError as err:
-                raise GraspError(ErrorCode.INVALID_GOAL, f"unreadable cloud: {err}") from err
-            points, labels, frame_id = arrays.points, arrays.labels, arrays.frame_id
-        names = tuple(n for n in self.get_parameter("label_names").value if n)
-        raw = RawRequest(points=points, labels=labels, frame_id=frame_id, instruction=instruction,
-                         object_category=goal.object_category, target_frame=goal.target_frame,
-                         max_grasps=goal.max_grasps, hand_model=goal.hand_model, robot_hand=goal.robot_hand,
-                         timeout=goal.timeout, part_names=names)  # fmt: skip
-        request = validate_request(raw, P.request_defaults(self))
-        if request.target_frame and request.target_frame != request.frame_id:
-            # Move the cloud into the goal's target_frame, so every result is expressed there.
-            R, t = lookup_rigid(self._tf_buffer, request.target_frame, request.frame_id)
-            request.points = request.points @ R.T + t
-            request.viewpoint = t  # the sensor (the cloud frame's origin) in the target frame
-            request.frame_id = request.target_frame
-        return request, Header(stamp=cloud.header.stamp, frame_id=request.frame_id)
 
 
 def main(args=None) -> None:

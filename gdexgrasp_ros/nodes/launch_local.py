@@ -1,6 +1,8 @@
 """Start the pipeline's nodes without `ros2 launch` (absent where ROS 2 comes from PyPI wheels).
 
-Mirrors launch/pipeline.launch.py: the same nodes, names, namespace and parameter file.
+Mirrors launch/pipeline.launch.py: the same nodes, names, namespace and parameter file, and the
+same lifecycle start-up: the synthesis server starts unconfigured (autostart false) and this
+launcher configures it, then activates it, through its change_state service.
 
     python -m gdexgrasp_ros.nodes.launch_local [--namespace gdexgrasp] [--params-file F] [--device auto]
 """
@@ -25,6 +27,7 @@ NODES = (
     ("gdexgrasp_ros.nodes.grasp_synthesis_server", "grasp_synthesis_server"),
     ("gdexgrasp_ros.nodes.retargeting_node", "retargeting_node"),
 )
+LIFECYCLE_NODES = ("grasp_synthesis_server",)  # started with autostart:=false, then configured and activated
 
 
 def node_command(module: str, name: str, namespace: str, params_file: str, device: str) -> list[str]:
@@ -41,7 +44,30 @@ def node_command(module: str, name: str, namespace: str, params_file: str, devic
         params_file,
         "-p",
         f"device:={device}",
-    ]
+    ] + (["-p", "autostart:=false"] if name in LIFECYCLE_NODES else [])
+
+
+def drive_lifecycle(namespace: str, name: str, timeout: float = 120.0) -> str:
+    """Configure, then activate a managed node through its change_state service; '' or what failed."""
+    import rclpy
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+
+    rclpy.init()
+    try:
+        node = rclpy.create_node("gdexgrasp_launcher")
+        client = node.create_client(ChangeState, f"/{namespace.strip('/')}/{name}/change_state")
+        if not client.wait_for_service(timeout_sec=timeout):
+            return f"{name}: no change_state service after {timeout:.0f} s"
+        for transition, label in ((Transition.TRANSITION_CONFIGURE, "configure"),
+                                  (Transition.TRANSITION_ACTIVATE, "activate")):  # fmt: skip
+            future = client.call_async(ChangeState.Request(transition=Transition(id=transition)))
+            rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
+            if future.result() is None or not future.result().success:
+                return f"{name}: {label} failed (see its log)"
+        return ""
+    finally:
+        rclpy.try_shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
             if p.poll() is None:
                 p.send_signal(signal.SIGINT)
 
+    for name in LIFECYCLE_NODES:
+        failure = drive_lifecycle(args.namespace, name)
+        if failure:
+            print(f"[launch_local] {failure}; stopping", file=sys.stderr)
+            stop()
+            [_wait_or_escalate(p) for p in procs]
+            return 1
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     # If any node dies, stop the others: a half-running pipeline is worse than none.

@@ -1,0 +1,139 @@
+"""The server over DDS: its lifecycle transitions, and the goal policy with three concurrent clients."""
+
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+import rclpy
+from conftest import ROOT
+from gdexgrasp_msgs.action import SynthesizeGrasp
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from rclpy.action import ActionClient
+from rclpy.executors import MultiThreadedExecutor
+from ros_helpers import start_node, stop_node, wait_for
+from std_msgs.msg import Header
+
+from gdexgrasp_ros.demo import INSTRUCTION, default_scene
+from gdexgrasp_ros.nodes.cloud_conversions import arrays_to_cloud
+
+R = SynthesizeGrasp.Result
+
+
+@pytest.fixture(scope="module")
+def graph():
+    """A server started unconfigured (autostart false) and a client node with three action clients."""
+    ns = f"/gdexgrasp_policy_{uuid.uuid4().hex[:8]}"
+    server = start_node("gdexgrasp_ros.nodes.grasp_synthesis_server", ns, str(ROOT / "config" / "gdexgrasp.yaml"),
+                        ["-p", "autostart:=false", "-p", "iterations_a:=150", "-p", "iterations_b:=150",
+                         "-p", "robot_hand:=none", "-p", "max_queued_goals:=2"])  # fmt: skip
+    rclpy.init()
+    node = rclpy.create_node("policy_client", namespace=ns)
+    executor = MultiThreadedExecutor(num_threads=3)
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    clients = [ActionClient(node, SynthesizeGrasp, "synthesize_grasp") for _ in range(3)]
+    yield node, clients, server
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.shutdown()
+    log = stop_node(server)
+    assert server.returncode == 0 and "Traceback" not in log, log
+
+
+def _call(node, srv_type, name, request, server, timeout=60.0):
+    client = node.create_client(srv_type, name)
+    wait_for(lambda: client.service_is_ready(), 60.0, name, server)
+    future = client.call_async(request)
+    wait_for(future.done, timeout, f"{name} answer", server)
+    return future.result()
+
+
+def _transition(node, server, transition_id):
+    req = ChangeState.Request(transition=Transition(id=transition_id))
+    return _call(node, ChangeState, "grasp_synthesis_server/change_state", req, server, timeout=120.0).success
+
+
+def _state(node, server) -> str:
+    return _call(node, GetState, "grasp_synthesis_server/get_state", GetState.Request(), server).current_state.label
+
+
+def _set_policy(node, server, policy: str):
+    value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=policy)
+    req = SetParameters.Request(parameters=[Parameter(name="goal_policy", value=value)])
+    assert _call(node, SetParameters, "grasp_synthesis_server/set_parameters", req, server).results[0].successful
+
+
+def _goal():
+    s = default_scene()
+    cloud = arrays_to_cloud(s.cloud.points, Header(frame_id="camera_optical_frame"),
+                            np.where(s.cloud.object_index == 0, s.cloud.part_ids, -1))  # fmt: skip
+    return SynthesizeGrasp.Goal(cloud=cloud, instruction=INSTRUCTION, object_category="kettle", max_grasps=1)
+
+
+def _send_all(clients, goal, server, gap=0.3):
+    """Send one goal per client, `gap` s apart; returns [(result, finished_at)] in sending order."""
+    handles = []
+    for c in clients:
+        wait_for(c.server_is_ready, 60.0, "the action server", server)
+        fut = c.send_goal_async(goal)
+        wait_for(fut.done, 30.0, "goal acceptance", server)
+        handles.append(fut.result())
+        time.sleep(gap)
+    out = []
+    for h in handles:
+        fut = h.get_result_async()
+        wait_for(fut.done, 300.0, "a result", server)
+        out.append((fut.result().result, time.monotonic()))
+    return out
+
+
+def test_lifecycle_transitions_gate_the_goals(graph):
+    node, clients, server = graph
+    assert _state(node, server) == "unconfigured"
+    assert _transition(node, server, Transition.TRANSITION_CONFIGURE)
+    assert _state(node, server) == "inactive"
+    ((res, _),) = _send_all(clients[:1], SynthesizeGrasp.Goal(instruction="hold it"), server)
+    assert res.error_code == R.NOT_ACTIVE and "activate" in res.error_string
+    assert _transition(node, server, Transition.TRANSITION_ACTIVATE)
+    ((res, _),) = _send_all(clients[:1], SynthesizeGrasp.Goal(instruction="hold it"), server)
+    assert res.error_code == R.NO_CLOUD, "an active server validates and answers goals"
+    assert _transition(node, server, Transition.TRANSITION_DEACTIVATE)
+    assert _transition(node, server, Transition.TRANSITION_CLEANUP)  # frees the models and the action server
+    assert _state(node, server) == "unconfigured"
+    assert _transition(node, server, Transition.TRANSITION_CONFIGURE)
+    assert _transition(node, server, Transition.TRANSITION_ACTIVATE)
+    assert _state(node, server) == "active"
+
+
+def test_queue_runs_three_clients_one_at_a_time_in_order(graph):
+    node, clients, server = graph
+    _set_policy(node, server, "queue")
+    out = _send_all(clients, _goal(), server)
+    assert [r.error_code for r, _ in out] == [R.SUCCESS] * 3, [r.error_string for r, _ in out]
+    finished = [t for _, t in out]
+    assert finished == sorted(finished), "queued goals finish in arrival order"
+    # One at a time: each goal's optimization is as fast as alone (no 3-way CPU sharing).
+    opt = [next(t.seconds for t in r.timings if t.stage == "optimization") for r, _ in out]
+    assert max(opt) < 2.0 * min(opt), opt
+
+
+def test_reject_answers_busy_while_a_goal_runs(graph):
+    node, clients, server = graph
+    _set_policy(node, server, "reject")
+    codes = [r.error_code for r, _ in _send_all(clients, _goal(), server)]
+    assert codes == [R.SUCCESS, R.BUSY, R.BUSY], codes
+
+
+def test_preempt_cancels_the_running_goal_for_the_newest(graph):
+    node, clients, server = graph
+    _set_policy(node, server, "preempt")
+    out = _send_all(clients[:2], _goal(), server, gap=1.5)
+    (first, _), (second, _) = out
+    assert first.error_code == R.CANCELED and "preempted" in first.error_string
+    assert second.error_code == R.SUCCESS
+    assert {t.stage for t in first.timings}, "a stopped goal reports the stages it ran"
