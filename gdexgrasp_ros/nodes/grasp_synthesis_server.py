@@ -134,6 +134,8 @@ class GraspSynthesisServer(LifecycleNode):
         try:
             result = self._run(goal_handle, received)
         finally:
+            # rclpy keeps the goal (with its cloud, MBs) until result_timeout; the cloud is not needed now.
+            goal_handle.request.cloud = PointCloud2()
             self._scheduler.finished(goal_handle)
         return self._finish(goal_handle, result, time.monotonic() - received)
 
