@@ -44,6 +44,7 @@ class ParamSpec:
 
 
 _SYN, _OPT, _PRE, _REQ = SynthesizerConfig(), OptimizerConfig(), PreprocessConfig(), RequestDefaults()
+GOAL_POLICIES = ("queue", "reject", "preempt")
 _BIG = 1_000_000
 
 SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
@@ -51,6 +52,12 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("instruction_topic", "instruction", "input instruction topic (std_msgs/String, transient local)"),
     ParamSpec("action_name", "synthesize_grasp", "the SynthesizeGrasp action's name"),
     ParamSpec("grasps_topic", "grasp", "the best grasp of each successful goal (HandGrasp)"),
+    ParamSpec("autostart", True, "configure and activate at start-up (launchers set false and drive the lifecycle)"),
+    ParamSpec("goal_policy", "queue", "a goal arriving while one runs: queue (FIFO, max_queued_goals), reject (BUSY) "
+              "or preempt (the running goal ends CANCELED)", choices=GOAL_POLICIES, live=True),
+    ParamSpec("max_queued_goals", 2, "goals waiting behind the running one (queue policy); more are BUSY", 0, 100,
+              live=True),
+    ParamSpec("result_timeout", 10.0, "seconds a finished goal's result is kept for its client", 1.0, 3600.0),
     ParamSpec("preset", _SYN.preset, "pipeline variant (paper Table 2)", choices=tuple(PRESETS)),
     ParamSpec("retriever", "", "stage 1 prior retriever ('' = the preset's)", choices=("", *RETRIEVERS)),
     ParamSpec("generator", "", "stage 2 pose generator ('' = the preset's)", choices=("", *GENERATORS)),
@@ -216,3 +223,26 @@ def retargeting_cross_check(v: dict) -> str:
     if v["grasp_time"] <= v["pre_grasp_time"]:
         return f"grasp_time ({v['grasp_time']} s) must come after pre_grasp_time ({v['pre_grasp_time']} s)"
     return ""
+
+
+# -- the grasp input node (topics -> SynthesizeGrasp goals) --------------------------------------------
+GRASP_INPUT_PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("cloud_topic", "object_cloud", "PointCloud2 (sensor-data QoS); the latest one goes into each goal"),
+    ParamSpec("instruction_topic", "instruction", "std_msgs/String; each new, non-empty one sends a goal"),
+    ParamSpec("use_latched_instruction", False, "also answer an instruction published before the node started "
+              "(transient local subscription: the publisher must be transient local)"),
+    ParamSpec("action_name", "synthesize_grasp", "the SynthesizeGrasp action server to call"),
+    ParamSpec("grasps_topic", "ranked_grasps", "every grasp of a successful result, best first (HandGrasp)"),
+    ParamSpec("status_topic", "status", "one JSON line per instruction (std_msgs/String)"),
+    ParamSpec("debounce", 5.0, "seconds in which the last goal's instruction text is ignored", 0.0, 3600.0, live=True),
+    ParamSpec("cloud_wait", 5.0, "seconds an instruction waits for a first cloud (then NO_CLOUD)", 0.0, 3600.0,
+              live=True),
+    ParamSpec("server_wait", 10.0, "seconds an instruction waits for the action server (then NO_SERVER)", 0.0,
+              3600.0, live=True),
+    ParamSpec("max_grasps", 0, "goal max_grasps (0 = the server's)", 0, MAX_GRASPS_LIMIT, live=True),
+    ParamSpec("hand_model", "", "goal hand_model ('' = the server's)", choices=("", *HAND_MODELS), live=True),
+    ParamSpec("robot_hand", "", "goal robot_hand ('' = the server's, 'none' skips retargeting)", live=True),
+    ParamSpec("object_category", "", "goal object_category hint ('' = unknown)", live=True),
+    ParamSpec("target_frame", "", "goal target_frame ('' = the cloud's frame)", live=True),
+    ParamSpec("timeout", 0.0, "goal timeout in seconds (0 = the server's goal_timeout)", 0.0, 86400.0, live=True),
+)  # fmt: skip

@@ -42,10 +42,14 @@ class PreprocessConfig:
     # Axis-aligned crop box (cloud frame, metres, applied after unit conversion); both or neither.
     crop_min: tuple[float, float, float] | None = None
     crop_max: tuple[float, float, float] | None = None
-    # A cloud whose largest bounding-box side exceeds millimetre_extent is taken to be in
-    # millimetres: "error" raises, "convert" multiplies by 0.001, "ignore" skips the check.
+    # Unit check (the rule: _unit_scale). A cloud found to be in millimetres: "error" raises
+    # CloudUnitsError, "convert" multiplies by 0.001, "ignore" skips the check. Thresholds, in the
+    # cloud's units: typical point spacing above millimetre_spacing -> millimetres, below
+    # metre_spacing -> metres; in between, a robust extent above millimetre_extent -> millimetres.
     millimetres: str = "error"
     millimetre_extent: float = 20.0
+    millimetre_spacing: float = 0.02
+    metre_spacing: float = 0.002
     voxel_size: float = 0.003  # voxel edge of the downsampling grid
     # RANSAC plane (seeded numpy), removed only if it holds > plane_min_fraction of the voxels.
     plane_distance: float = 0.008  # inlier distance threshold
@@ -95,9 +99,13 @@ class PreprocessConfig:
             raise ValueError(f"normal_radius must be positive or None, got {self.normal_radius}")
         if not 0.0 <= self.plane_min_fraction <= 1.0 or not 0.0 <= self.plane_min_core_fraction <= 1.0:
             raise ValueError("plane_min_fraction and plane_min_core_fraction are fractions in [0, 1]")
-        for name in ("voxel_size", "plane_distance", "cluster_eps", "millimetre_extent"):
+        for name in ("voxel_size", "plane_distance", "cluster_eps", "millimetre_extent", "metre_spacing"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.millimetre_spacing > self.metre_spacing:
+            raise ValueError(
+                f"millimetre_spacing ({self.millimetre_spacing}) must exceed metre_spacing ({self.metre_spacing})"
+            )
         least = {"num_points": 1, "fps_max_candidates": 1, "min_cluster_size": 3, "normal_knn": 3,
                  "plane_ransac_n": 3, "plane_iterations": 1, "plane_score_points": 100}  # fmt: skip
         for name, minimum in least.items():
@@ -137,16 +145,19 @@ class PreprocessResult:
 
 
 class _Timer:
-    """Records milliseconds per named step."""
+    """Records milliseconds per named step; calls `check` after each (a caller's deadline, which may raise)."""
 
-    def __init__(self):
+    def __init__(self, check=None):
         self.times: dict[str, float] = {}
         self._start = self._last = time.perf_counter()
+        self._check = check
 
     def lap(self, name: str):
         now = time.perf_counter()
         self.times[name] = (now - self._last) * 1000
         self._last = now
+        if self._check is not None:
+            self._check()
 
     def total(self) -> dict[str, float]:
         self.times["total"] = (time.perf_counter() - self._start) * 1000
@@ -168,20 +179,88 @@ def _flatten_input(points, labels) -> tuple[np.ndarray, np.ndarray | None, tuple
     return flat, lab.astype(np.int64, copy=False), arr.shape
 
 
+# Unit check sample sizes: spacing queries, the k-d tree's points, the extent's points; below
+# _UNIT_MIN_POINTS distinct spacings the extent alone decides.
+_UNIT_QUERIES = 2048
+_UNIT_TREE_MAX = 250_000
+_UNIT_EXTENT_SAMPLE = 50_000
+_UNIT_MIN_POINTS = 20
+
+
 def _unit_scale(pts: np.ndarray, config: PreprocessConfig) -> float:
-    """1.0 for metres; 0.001 when the extent says millimetres and conversion is configured."""
+    """1.0 for metres; 0.001 for millimetres when conversion is configured, else CloudUnitsError.
+
+    Two signals, both 1000x larger in millimetres:
+    - spacing s: the 25th percentile, over up to 2048 points drawn with config.seed, of the
+      distance from a point to its nearest distinct neighbour. A depth camera's neighbouring
+      points are 0.1-20 mm apart: 1e-4..0.02 in metres, 0.1..20 in millimetres, whatever the
+      object's size. A low percentile rather than the median, so that the points near the camera
+      (the object to grasp) decide, not a sparse far background; not lower, because randomly
+      sampled clouds (mesh samples) have a long short-distance tail (their 10th percentile is
+      ~0.4x the median, the 25th ~0.65x).
+    - extent E: the largest side of the box holding 99 % of the points on each axis (its 0.5th to
+      99.5th percentiles), so that a few far outliers do not count.
+    Millimetres when s > millimetre_spacing (0.02: a metre cloud that sparse could not be
+    clustered at the default cluster_eps anyway, while a 15 mm part given in millimetres has
+    s ~0.1-1 and E ~15). Metres when s < metre_spacing (0.002: no sensor samples 2 um apart, so a
+    large extent there is far outliers, not millimetres). In between, millimetres when
+    E > millimetre_extent (20: no table-top scene spans 20 m). With fewer than 20 points that
+    have a distinct neighbour, E alone decides. Integer or byte-swapped coordinates never get
+    here from a PointCloud2: the reader refuses them.
+    """
     if config.millimetres == "ignore":
         return 1.0
-    lo, hi = _bounds(pts)
-    extent = float((hi - lo).max())
-    if extent <= config.millimetre_extent:
+    spacing = _point_spacing(pts, config)
+    extent = _robust_extent(pts, config.seed)
+    if spacing is not None and spacing > config.millimetre_spacing:
+        evidence = (
+            f"its points are typically {spacing:.3g} units apart (25th percentile of nearest-neighbour "
+            f"distances, > {config.millimetre_spacing}; a camera's are 0.1-20 mm apart) across {extent:.3g} units"
+        )
+    elif (spacing is None or spacing >= config.metre_spacing) and extent > config.millimetre_extent:
+        evidence = f"the cloud spans {extent:.1f} units (> {config.millimetre_extent}, 99 % of its points per axis)"
+    else:
         return 1.0
     if config.millimetres == "convert":
         return 0.001
     raise CloudUnitsError(
-        f"the cloud spans {extent:.1f} units (> {config.millimetre_extent}): it is probably in millimetres, "
-        "not metres; convert it, or set millimetres='convert' (x0.001)"
+        f"{evidence}: it is probably in millimetres, not metres; convert it, or set millimetres='convert' (x0.001)"
     )
+
+
+def _robust_extent(pts: np.ndarray, seed: int) -> float:
+    """Largest side of the 0.5th..99.5th percentile box (of up to _UNIT_EXTENT_SAMPLE points)."""
+    if len(pts) > _UNIT_EXTENT_SAMPLE:
+        pts = pts[np.random.default_rng(seed).choice(len(pts), _UNIT_EXTENT_SAMPLE, replace=False)]
+    lo, hi = np.quantile(pts, [0.005, 0.995], axis=0)
+    return float((hi - lo).max())
+
+
+def _point_spacing(pts: np.ndarray, config: PreprocessConfig) -> float | None:
+    """25th percentile of nearest-distinct-neighbour distances (_unit_scale); None: too few points."""
+    n = len(pts)
+    if n < _UNIT_MIN_POINTS:
+        return None
+    rng = np.random.default_rng(config.seed)
+    query = np.sort(rng.choice(n, _UNIT_QUERIES, replace=False)) if n > _UNIT_QUERIES else np.arange(n)
+    q = pts[query]
+
+    def spacing(dist: np.ndarray) -> float | None:  # (queries, candidates) -> the statistic
+        nearest = np.where(dist > 0, dist, np.inf).min(axis=1)
+        if np.count_nonzero(np.isfinite(nearest)) < _UNIT_MIN_POINTS:
+            return None
+        return float(np.quantile(nearest, 0.25, method="lower"))
+
+    # The neighbours in array order bound each distance from above; in a camera's row-major scan
+    # they are the adjacent pixels, which settles "metres" without building a k-d tree.
+    adjacent = [np.linalg.norm(pts[np.clip(query + k, 0, n - 1)] - q, axis=1) for k in (-1, 1)]
+    bound = spacing(np.stack(adjacent, axis=1))
+    if bound is not None and bound < config.metre_spacing:
+        return bound
+    # Larger clouds: a random subset of the points (spacing overestimated by at most ~sqrt(n / max)).
+    tree_pts = pts if n <= _UNIT_TREE_MAX else pts[rng.choice(n, _UNIT_TREE_MAX, replace=False)]
+    dist, _ = cKDTree(tree_pts, balanced_tree=False, compact_nodes=False).query(q, k=min(8, len(tree_pts)))
+    return spacing(dist)
 
 
 def _bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -421,15 +500,17 @@ def preprocess_cloud(
     config: PreprocessConfig | None = None,
     labels: np.ndarray | None = None,
     viewpoint: np.ndarray | None = None,
+    check=None,
 ) -> PreprocessResult:
     """Extract the target object from a camera cloud (N, 3) or organised (H, W, 3).
 
     labels: optional per-point integers (same leading shape), carried to the output and used by
     target='label'. viewpoint: where the sensor was, in the cloud's frame in metres (default
     config.viewpoint, the optical-frame origin); normals face it and the plane side uses it.
+    check: called after each step (e.g. a deadline that raises), so a huge cloud stops early.
     """
     config = config or PreprocessConfig()
-    timer = _Timer()
+    timer = _Timer(check)
     flat, flat_labels, shape = _flatten_input(points, labels)
     if config.target == "label" and flat_labels is None:
         raise CloudPreprocessError("target='label' needs per-point labels")
