@@ -1,4 +1,5 @@
-"""Launch the gdexgrasp pipeline: the grasp-synthesis action server, the retargeting node,
+"""Launch the gdexgrasp pipeline: the grasp-synthesis action server (a lifecycle node, configured and
+activated here), the retargeting node, the topic-driven grasp input node,
 robot_state_publisher for the configured robot hand and, optionally, RViz.
 
 ros2 launch gdexgrasp_ros pipeline.launch.py [namespace:=gdexgrasp] [params_file:=...] [device:=auto]
@@ -99,6 +100,16 @@ def generate_launch_description():
                 namespace=namespace,
                 # robot_state_publisher publishes robot_description here; one publisher is enough.
                 parameters=[params_file, {"robot_hand": robot_hand, "publish_robot_description": False}],
+                output="screen",
+                emulate_tty=True,
+            ),
+            Node(
+                package="gdexgrasp_ros",
+                executable="grasp_input_node",
+                name="grasp_input_node",
+                namespace=namespace,
+                # Topics in, goals out: for systems that only publish a cloud and an instruction.
+                parameters=[params_file],
                 output="screen",
                 emulate_tty=True,
             ),

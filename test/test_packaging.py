@@ -14,6 +14,7 @@ ROSDEP_KEYS = {
     "action_msgs": "action_msgs",
     "builtin_interfaces": "builtin_interfaces",
     "rcl_interfaces": "rcl_interfaces",
+    "lifecycle_msgs": "lifecycle_msgs",
     "std_msgs": "std_msgs",
     "geometry_msgs": "geometry_msgs",
     "sensor_msgs": "sensor_msgs",

@@ -22,7 +22,7 @@ from gdexgrasp_msgs.msg import HandGrasp
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import String
 
@@ -67,14 +67,17 @@ class GraspSynthesisServer(LifecycleNode):
             return FAIL
         self._synthesizer, self._tf_buffer = synthesizer, tf_buffer(self)
         topics = ReentrantCallbackGroup()
-        # Latched instruction: a planner may publish it once before the cloud arrives.
+        # Instructions from latched (transient-local) publishers, e.g. a planner that publishes once
+        # before the cloud arrives, and from ordinary (volatile) ones: each kind needs its own
+        # subscription. Clouds with sensor-data QoS (best effort) match every camera driver.
         latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
                              reliability=QoSReliabilityPolicy.RELIABLE)  # fmt: skip
         self._grasp_pub = self.create_publisher(HandGrasp, s["grasps_topic"], 10)
         self._entities = [
-            self.create_subscription(PointCloud2, s["cloud_topic"], self._on_cloud, 1, callback_group=topics),
-            self.create_subscription(String, s["instruction_topic"], self._on_instruction, latched,
+            self.create_subscription(PointCloud2, s["cloud_topic"], self._on_cloud, qos_profile_sensor_data,
                                      callback_group=topics),
+            *[self.create_subscription(String, s["instruction_topic"], self._on_instruction, qos,
+                                       callback_group=topics) for qos in (latched, 10)],
             ActionServer(self, SynthesizeGrasp, s["action_name"], execute_callback=self._execute,
                          goal_callback=lambda _goal: GoalResponse.ACCEPT,  # every goal gets a coded result
                          handle_accepted_callback=self._scheduler.accepted, cancel_callback=self._on_cancel,

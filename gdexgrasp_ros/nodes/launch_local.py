@@ -26,6 +26,7 @@ DEFAULT_PARAMS = ROOT / "config" / "gdexgrasp.yaml"
 NODES = (
     ("gdexgrasp_ros.nodes.grasp_synthesis_server", "grasp_synthesis_server"),
     ("gdexgrasp_ros.nodes.retargeting_node", "retargeting_node"),
+    ("gdexgrasp_ros.nodes.grasp_input_node", "grasp_input_node"),
 )
 LIFECYCLE_NODES = ("grasp_synthesis_server",)  # started with autostart:=false, then configured and activated
 
