@@ -59,7 +59,10 @@ def runnable(args) -> dict[str, dict | str]:
 def print_table(name: str, res: dict) -> None:
     print(f"\n== {name}: affordance {res['affordance']:.1%}  part {res['part']:.1%}  (n={res['n']})", end="")
     if "fallbacks" in res:
-        print(f"  fallbacks {res['fallbacks']}  {res['ms_per_instruction']:.1f} ms/instruction", end="")
+        print(
+            f"  fallbacks {res['fallbacks']}  refused {res['refused']}  low-confidence {res['low_confidence']}", end=""
+        )
+        print(f"  {res['ms_per_instruction']:.1f} ms/instruction", end="")
     print()
     for group in ("per_kind", "per_category"):
         print(f"  {group.replace('_', ' ')}:")

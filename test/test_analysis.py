@@ -27,7 +27,7 @@ import pytest
 # Nothing may be downloaded: every model is a local directory.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from gdexgrasp_ros.errors import ErrorCode  # noqa: E402
+from gdexgrasp_ros.errors import ErrorCode, GraspError  # noqa: E402
 from gdexgrasp_ros.objects.affordances import AFFORDANCE_TABLE, AFFORDANCES  # noqa: E402
 from gdexgrasp_ros.objects.procedural import ALL_CATEGORIES, TRAIN_CATEGORIES, UNSEEN_CATEGORIES  # noqa: E402
 from gdexgrasp_ros.stage1.analysis import (  # noqa: E402
@@ -37,13 +37,16 @@ from gdexgrasp_ros.stage1.analysis import (  # noqa: E402
     make_analyzer,
     validate_arrangement,
 )
+from gdexgrasp_ros.stage1.analysis.base import LOW_CONFIDENCE, LOW_CONFIDENCE_NOTE, clean_instruction  # noqa: E402
 from gdexgrasp_ros.stage1.analysis.chat import ChatAnalyzer  # noqa: E402
+from gdexgrasp_ros.stage1.analysis.content import MIN_WORD_SHARE, unreadable_reason, word_coverage  # noqa: E402
 from gdexgrasp_ros.stage1.analysis.evaluation import KINDS, evaluate, load_instruction_set  # noqa: E402
 from gdexgrasp_ros.stage1.analysis.llm import encode_image, load_prompt, parse_answer  # noqa: E402
 from gdexgrasp_ros.stage1.analysis.multilingual import detect_language, gloss  # noqa: E402
 from gdexgrasp_ros.stage1.analysis.offline import OfflineAnalyzer  # noqa: E402
 from gdexgrasp_ros.stage1.analysis.text import TypoCorrector, find_part_mentions, strip_injection  # noqa: E402
 from gdexgrasp_ros.stage1.analysis.transformers_backend import MODEL_PATH_ENV, TransformersAnalyzer  # noqa: E402
+from gdexgrasp_ros.stage1.localization.base import PartNotFound  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "sk-test-SECRET123"
@@ -282,9 +285,163 @@ def test_offline_object_outside_the_table_uses_its_own_part_names(offline):
 
 
 def test_offline_part_is_always_one_of_the_objects_parts(offline, rows):
-    arr = offline.analyze("unscrew the lid", "kettle", ["handle", "body"])
-    assert arr.contact_part in ("handle", "body") and arr.confidence <= 0.5
-    assert "not among the object's parts" in arr.rationale
+    """A loose part word or a place the object lacks: a flagged guess on one of its parts."""
+    for instruction in ("hold the mug's edge", "take the top off the mug", "grab the mug by the tip"):
+        arr = offline.analyze(instruction, "mug", ["handle", "body"])
+        assert arr.contact_part in ("handle", "body") and arr.confidence <= 0.5, instruction
+        assert arr.low_confidence and arr.rationale.startswith(LOW_CONFIDENCE_NOTE), arr.rationale
+        assert "not among the object's parts" in arr.rationale
+
+
+# -- issue 12: no usable content -> ANALYSIS_FAILED; a named part the object lacks -> PART_NOT_FOUND
+def _garbage_bytes(seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, int(rng.integers(8, 200)), dtype=np.uint8).tobytes().decode("utf-8", errors="replace")
+
+
+def _random_unicode(seed: int, top: int) -> str:
+    rng = np.random.default_rng(seed)
+    return "".join(chr(int(c)) for c in rng.integers(0x20, top, int(rng.integers(3, 60))))
+
+
+def _random_letters(seed: int) -> str:
+    """Random 'words' of a-z, the Latin gibberish a keyboard mash gives."""
+    rng = np.random.default_rng(seed)
+    return " ".join(
+        "".join(chr(int(c)) for c in rng.integers(97, 123, int(rng.integers(2, 9)))) for _ in range(rng.integers(1, 8))
+    )
+
+
+GARBAGE = (
+    [_garbage_bytes(s) for s in range(8)]
+    + [_random_unicode(s, 0x30000) for s in range(8)]  # planes 0-2: many CJK, Hangul, symbols
+    + [_random_unicode(s, 0x110000) for s in range(4)]  # all of Unicode
+    + [_random_letters(s) for s in range(8)]
+    + [
+        "!!! ??? ...",
+        "🙂🙂🚀✨",
+        "🫖➡️☕",
+        "-- // ** ##",
+        "12345 678",
+        "\x00\x01\x02 \x7f",
+        "asdkjh qwpoeiu zxmcnb",
+        "xyzzy",
+    ]
+)
+
+
+@pytest.mark.parametrize("instruction", GARBAGE, ids=range(len(GARBAGE)))
+def test_offline_refuses_instructions_without_usable_content(offline, instruction):
+    with pytest.raises(AnalysisError) as info:
+        offline.analyze(instruction, "kettle", ["body", "handle", "spout", "lid"])
+    assert info.value.code == ErrorCode.ANALYSIS_FAILED
+    assert any(why in info.value.message for why in ("binary data", "no words", "recognisable words")), info.value
+
+
+def test_refusal_messages_say_why(offline):
+    def message(text):
+        with pytest.raises(AnalysisError) as info:
+            offline.analyze(text, "mug")
+        return info.value.message
+
+    assert "binary data or mis-decoded text" in message(_garbage_bytes(0))
+    assert "only punctuation, digits, symbols or emoji" in message("?! 🙂")
+    assert "no recognisable words" in message("qwpoeiu zxmcnb") and "'qwpoeiu'" in message("qwpoeiu zxmcnb")
+    assert "no recognisable words" in message("Возьми чашку за ручку")  # a language the analyzer does not read
+
+
+def test_unreadable_text_is_refused_by_every_backend():
+    """The backend-independent part (base.clean_instruction): no letters, or binary data."""
+    for text in ("🙂🙂", "...", _garbage_bytes(1)):
+        with pytest.raises(AnalysisError):
+            clean_instruction(text)
+    assert unreadable_reason("Öffne bitte die Flasche") is None
+    assert unreadable_reason("请把杯子递给我") is None
+    assert unreadable_reason("pour the tea \ufffd") is None  # one stray replacement character is not binary
+
+
+@pytest.mark.parametrize(
+    "instruction, category, parts",
+    [
+        ("do it", "mug", ["body", "handle"]),
+        ("ok", "jar", ["body", "lid"]),
+        ("lorem ipsum dolor sit amet", "kettle", None),
+        ("Prendi la tazza per il manico", "mug", ["body", "handle"]),  # Italian: a few words known
+    ],
+)
+def test_offline_vague_but_real_instructions_are_marked_guesses(offline, instruction, category, parts):
+    arr = offline.analyze(instruction, category, parts)
+    assert arr.confidence < LOW_CONFIDENCE and arr.low_confidence
+    assert arr.rationale.startswith(LOW_CONFIDENCE_NOTE) and arr.to_dict()["low_confidence"] is True
+
+
+def test_word_coverage_of_the_set_is_well_above_the_floor(offline, rows):
+    """Every instruction of the set (typos and four other languages included) clears the floor."""
+    share = min(word_coverage(r["instruction"], offline._typos.knows).share for r in rows)
+    assert share >= MIN_WORD_SHARE + 0.2, share
+
+
+KETTLE = ["body", "handle", "spout", "lid"]
+
+
+@pytest.mark.parametrize(
+    "instruction, category, parts, named, has",
+    [
+        ("hold the kettle by its trigger", "kettle", KETTLE, "trigger", KETTLE),
+        ("grab the kettle by the blade", "kettle", KETTLE, "blade", KETTLE),
+        ("hold the mug by its cap", "mug", ["body", "handle"], "cap", ["body", "handle"]),
+        # the parts from the affordance table (+ those no grasp touches) when none are given
+        ("hold the kettle by its trigger", "kettle", None, "trigger", ["handle", "body", "lid", "spout"]),
+        ("hold the mug by its cap", "mug", None, "cap", ["handle", "body"]),
+        # the category named in the instruction
+        ("grab the kettle by the blade", "", None, "blade", ["handle", "body", "lid", "spout"]),
+        ("open the mug's lid", "mug", None, "lid", ["handle", "body"]),
+        ("pull the trigger", "spatula", ["grip", "blade"], "trigger", ["grip", "blade"]),
+    ],
+)
+def test_offline_named_part_the_object_lacks_is_part_not_found(offline, instruction, category, parts, named, has):
+    with pytest.raises(PartNotFound) as info:
+        offline.analyze(instruction, category, parts)
+    err = info.value
+    assert err.code == ErrorCode.PART_NOT_FOUND and err.part_name == named
+    assert sorted(err.available) == sorted(has)
+    assert f"no {named}" in err.message and all(p in err.message for p in has), err.message
+
+
+@pytest.mark.parametrize(
+    "instruction, category, parts",
+    [
+        ("fill the bottle under the tap's spout", "bottle", None),  # another object's part
+        ("cut the cap off the bottle with the knife", "knife", None),
+        ("put the bottle next to the door knob", "bottle", None),  # a compound noun
+        ("get a firm grip on the bottle", "bottle", None),  # "grip", "handle" as verbs
+        ("handle the bottle with care", "bottle", None),
+        ("hold the umbrella over the head", "umbrella", None),  # a person's head
+        ("Halte den Wasserkocher am Abzug", "kettle", None),  # another language: flagged, not refused
+        ("unscrew the lid", "", ["segment_0", "segment_1"]),  # part names the analyzer cannot read
+        ("hold it by the trigger", "", None),  # nothing known about the object: the localizer decides
+    ],
+)
+def test_offline_part_words_that_do_not_name_a_missing_part_are_not_refused(offline, instruction, category, parts):
+    arr = offline.analyze(instruction, category, parts)
+    assert arr.affordance in AFFORDANCES
+
+
+def test_offline_holding_a_part_no_grasp_touches_is_a_flagged_guess(offline):
+    arr = offline.analyze("hold the knife by the blade", "knife", ["handle", "blade"])
+    assert (arr.contact_part, arr.low_confidence) == ("handle", True)
+    assert "no grasp of the five is planned on the blade" in arr.rationale
+    assert offline.analyze("cut the bread, mind the blade", "knife", ["handle", "blade"]).low_confidence is False
+
+
+def test_analysis_errors_reach_the_pipeline_with_their_codes(offline):
+    """GraspSynthesizer._analyze re-raises GraspError as is: the codes of the two refusals."""
+    with pytest.raises(GraspError) as info:
+        offline.analyze("hold the kettle by its trigger", "kettle")
+    assert info.value.code == ErrorCode.PART_NOT_FOUND
+    with pytest.raises(GraspError) as info:
+        offline.analyze(_random_unicode(3, 0x30000), "kettle")
+    assert info.value.code == ErrorCode.ANALYSIS_FAILED
 
 
 def test_offline_rejects_empty_instruction(offline):
@@ -305,7 +462,11 @@ def test_make_analyzer():
 def test_arrangement_serialisations():
     arr = Arrangement("twist", "lid", 0.91234, "why", "offline", False, "jar")
     assert arr.to_dict() == {"affordance": "twist", "part": "lid", "confidence": 0.9123, "backend": "offline",
-                             "fallback": False, "category": "jar", "rationale": "why"}  # fmt: skip
+                             "fallback": False, "low_confidence": False, "category": "jar",
+                             "rationale": "why"}  # fmt: skip
+    low = Arrangement("twist", "lid", LOW_CONFIDENCE - 0.01, "why", "offline", False, "jar")
+    assert low.low_confidence and low.rationale == f"{LOW_CONFIDENCE_NOTE}: why"
+    assert Arrangement("twist", "lid", 0.9, "", low_confidence=True).rationale == LOW_CONFIDENCE_NOTE
 
 
 # -- the CLI -----------------------------------------------------------------------------------------
@@ -461,6 +622,24 @@ def test_chat_success(chat, chat_server):
         "object_category": "jar",
         "part_names": ["body", "lid"],
     }
+
+
+def test_chat_fallback_keeps_the_low_confidence_note_first(chat, chat_server):
+    chat_server.reply(content="not json")
+    arr = chat().analyze("ok", "jar", ["body", "lid"])
+    assert arr.fallback and arr.low_confidence
+    assert (
+        arr.rationale.startswith(f"{LOW_CONFIDENCE_NOTE}: openai backend failed")
+        and arr.rationale.count(LOW_CONFIDENCE_NOTE) == 1
+    )
+
+
+def test_chat_refuses_a_named_part_the_object_lacks(chat, chat_server):
+    """The chat backend refuses a named part the object lacks before asking the model."""
+    chat_server.reply(content=json.dumps({"affordance": "handle-grip", "part": "handle", "confidence": 0.9}))
+    with pytest.raises(PartNotFound):
+        chat().analyze("hold the kettle by its trigger", "kettle", KETTLE)
+    assert chat_server.requests == []
 
 
 def test_chat_sends_the_rendered_image(chat, chat_server):

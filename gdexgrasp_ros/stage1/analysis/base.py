@@ -16,10 +16,19 @@ from dataclasses import dataclass
 
 from ...errors import ErrorCode, GraspError
 from ...objects.affordances import AFFORDANCE_TABLE, AFFORDANCES
+from .content import unreadable_reason
 
 # Instructions longer than this are cut before analysis: a task instruction is a sentence or
 # two, and a bounded input keeps prompts and embedding time bounded.
 MAX_INSTRUCTION_CHARS = 2000
+
+# Confidence scale: 0.5 is a coin toss between the two best affordances, ~0.73 a clear lead (the
+# offline analyzer's margin of half a strong cue word), 0.99 the cap. An answer below
+# LOW_CONFIDENCE is marked `low_confidence` and its rationale starts with LOW_CONFIDENCE_NOTE;
+# answers the analyzer knows to be guesses (no usable task text left, a part the object lacks
+# named loosely, most words unknown) are capped at 0.5, so they are always marked.
+LOW_CONFIDENCE = 0.6
+LOW_CONFIDENCE_NOTE = "low confidence, a guess"
 
 
 class AnalysisError(GraspError):
@@ -40,7 +49,9 @@ class Arrangement:
     affordance: one of AFFORDANCES; contact_part: the part to touch (one of the object's part
     names when they are known); confidence in 0..1; rationale: a short human-readable reason;
     backend: which backend decided; fallback: True when the configured backend failed and the
-    offline analyzer answered instead.
+    offline analyzer answered instead; low_confidence: True when the answer is a guess
+    (confidence below LOW_CONFIDENCE, or marked so by the backend), and then the rationale
+    starts with LOW_CONFIDENCE_NOTE.
     """
 
     affordance: str
@@ -50,6 +61,12 @@ class Arrangement:
     backend: str = "offline"
     fallback: bool = False
     object_category: str = ""
+    low_confidence: bool = False
+
+    def __post_init__(self) -> None:
+        self.low_confidence = bool(self.low_confidence or float(self.confidence) < LOW_CONFIDENCE)
+        if self.low_confidence and not self.rationale.startswith(LOW_CONFIDENCE_NOTE):
+            self.rationale = f"{LOW_CONFIDENCE_NOTE}: {self.rationale}" if self.rationale else LOW_CONFIDENCE_NOTE
 
     def to_dict(self) -> dict:
         """A JSON-ready summary (the CLI's output); `part` is the contact part."""
@@ -59,6 +76,7 @@ class Arrangement:
             "confidence": round(float(self.confidence), 4),
             "backend": self.backend,
             "fallback": bool(self.fallback),
+            "low_confidence": bool(self.low_confidence),
             "category": self.object_category,
             "rationale": self.rationale,
         }
@@ -119,12 +137,14 @@ def validate_arrangement(
 
 
 def clean_instruction(instruction: object) -> str:
-    """The instruction as analysable text, or AnalysisError when there is nothing to analyse."""
+    """The instruction as analysable text, or AnalysisError when there is nothing to analyse:
+    empty, no letters at all, or binary / mis-decoded data (content.unreadable_reason)."""
     if not isinstance(instruction, str):
         raise AnalysisError(f"instruction must be a string, got {type(instruction).__name__}")
     text = " ".join(instruction.split())[:MAX_INSTRUCTION_CHARS]
-    if not text:
-        raise AnalysisError("the instruction is empty")
+    reason = unreadable_reason(text)
+    if reason:
+        raise AnalysisError(reason)
     return text
 
 

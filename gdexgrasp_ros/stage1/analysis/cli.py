@@ -4,9 +4,10 @@
                       [--backend offline|openai|transformers] [--json]
 
 Also `python -m gdexgrasp_ros.stage1.analysis.cli ...`. With --json, stdout is one JSON object
-(affordance, part, confidence, backend, fallback, rationale, category). Exit status 0 on an
-answer (a fallback answer included), 1 when the instruction cannot be analysed or the backend
-cannot be set up, 2 on bad arguments.
+(affordance, part, confidence, backend, fallback, low_confidence, rationale, category). Exit
+status 0 on an answer (a fallback or low-confidence answer included), 1 when the instruction
+cannot be analysed (ANALYSIS_FAILED, or PART_NOT_FOUND for a named part the object lacks) or the
+backend cannot be set up, 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from ...errors import GraspError
 from . import BACKENDS, make_analyzer
-from .base import AnalysisError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         image = args.image.read_bytes() if args.image else None
         analyzer = make_analyzer(args.backend, **_options(args))
         arrangement = analyzer.analyze(args.instruction, args.category, parts, image=image)
-    except (AnalysisError, ValueError, OSError, RuntimeError) as exc:
+    except (GraspError, ValueError, OSError, RuntimeError) as exc:
         print(f"gdexgrasp-analyze: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         flag = " (fallback)" if arrangement.fallback else ""
         print(f"affordance: {arrangement.affordance}")
         print(f"part:       {arrangement.contact_part}")
-        print(f"confidence: {arrangement.confidence:.2f}")
+        print(f"confidence: {arrangement.confidence:.2f}{' (low: a guess)' if arrangement.low_confidence else ''}")
         print(f"backend:    {arrangement.backend}{flag}")
         print(f"rationale:  {arrangement.rationale}")
     return 0

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ...errors import GraspError
 from ...objects.affordances import AFFORDANCE_TABLE
 from .base import Arrangement, InstructionAnalyzer
 
@@ -37,13 +38,30 @@ def load_instruction_set(path: str | Path | None = None) -> list[dict]:
     return rows
 
 
-def run_analyzer(analyzer: InstructionAnalyzer, rows: Sequence[dict]) -> list[Arrangement]:
-    """The analyzer's answer for every row (one batched pass when the analyzer offers it)."""
+def run_analyzer(analyzer: InstructionAnalyzer, rows: Sequence[dict]) -> list[Arrangement | GraspError]:
+    """The analyzer's answer for every row, or the GraspError it raised for that row (one batched
+    pass when the analyzer offers it and no row fails)."""
     if hasattr(analyzer, "analyze_batch"):
-        return analyzer.analyze_batch(
-            [r["instruction"] for r in rows], [r["category"] for r in rows], [r["parts"] for r in rows]
-        )
-    return [analyzer.analyze(r["instruction"], r["category"], r["parts"]) for r in rows]
+        try:
+            return analyzer.analyze_batch(
+                [r["instruction"] for r in rows], [r["category"] for r in rows], [r["parts"] for r in rows]
+            )
+        except GraspError:
+            pass  # some row was refused: answer row by row to see which
+    out: list[Arrangement | GraspError] = []
+    for r in rows:
+        try:
+            out.append(analyzer.analyze(r["instruction"], r["category"], r["parts"]))
+        except GraspError as err:
+            out.append(err)
+    return out
+
+
+def answer(result: Arrangement | GraspError) -> tuple[str, str]:
+    """(affordance, part) of an answer; a refusal is ("ERROR_CODE", message) and never right."""
+    if isinstance(result, GraspError):
+        return result.code.name, result.message
+    return result.affordance, result.contact_part
 
 
 def table_default(row: dict) -> tuple[str, str]:
@@ -78,17 +96,20 @@ def score(rows: Sequence[dict], answers: Sequence[tuple[str, str]]) -> dict:
 def evaluate(
     analyzer: InstructionAnalyzer, rows: Sequence[dict], clock: Callable[[], float] = time.perf_counter
 ) -> dict:
-    """score() of an analyzer, plus its fallback count and time per instruction."""
+    """score() of an analyzer, plus its fallback, refusal and low-confidence counts and time per instruction."""
     t0 = clock()
     results = run_analyzer(analyzer, rows)
     elapsed = clock() - t0
-    out = score(rows, [(a.affordance, a.contact_part) for a in results])
-    out["fallbacks"] = sum(a.fallback for a in results)
+    answers = [answer(a) for a in results]
+    out = score(rows, answers)
+    out["fallbacks"] = sum(isinstance(a, Arrangement) and a.fallback for a in results)
+    out["refused"] = sum(isinstance(a, GraspError) for a in results)
+    out["low_confidence"] = sum(isinstance(a, Arrangement) and a.low_confidence for a in results)
     out["ms_per_instruction"] = 1000 * elapsed / max(1, len(rows))
     out["mistakes"] = [
         {"instruction": r["instruction"], "category": r["category"], "kind": r["kind"],
-         "want": [r["affordance"], r["part"]], "got": [a.affordance, a.contact_part]}
-        for r, a in zip(rows, results, strict=True)
-        if (a.affordance, a.contact_part) != (r["affordance"], r["part"])
+         "want": [r["affordance"], r["part"]], "got": list(got)}
+        for r, got in zip(rows, answers, strict=True)
+        if got != (r["affordance"], r["part"])
     ]  # fmt: skip
     return out

@@ -21,6 +21,7 @@ import numpy as np
 
 from ...objects.affordances import AFFORDANCE_TABLE
 from .base import (
+    LOW_CONFIDENCE_NOTE,
     AnalysisError,
     Arrangement,
     InstructionAnalyzer,
@@ -28,6 +29,7 @@ from .base import (
     clean_instruction,
     validate_arrangement,
 )
+from .offline import check_named_part
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +146,9 @@ def parse_answer(raw: str, category: str, part_names: Sequence[str] | None) -> t
 
 class LLMAnalyzer(InstructionAnalyzer):
     """A language-model backend: subclasses implement `_generate`; any failure there or in the
-    answer falls back to `fallback` (the offline analyzer), with fallback=True and the reason."""
+    answer falls back to `fallback` (the offline analyzer), with fallback=True and the reason.
+    An instruction that names a part the object lacks is refused (PART_NOT_FOUND) by the offline
+    analyzer's rule before the model is asked (offline.check_named_part)."""
 
     def __init__(self, fallback: InstructionAnalyzer | None = None, prompt_path: str | None = None):
         self._fallback = fallback
@@ -183,6 +187,7 @@ class LLMAnalyzer(InstructionAnalyzer):
     def analyze(self, instruction, category="", part_names=None, image=None) -> Arrangement:
         text = clean_instruction(instruction)
         category = " ".join(str(category or "").lower().replace("_", " ").split())
+        check_named_part(text, category, part_names)  # the offline analyzer's named-part rule
         try:
             image_b64 = encode_image(image) if image is not None else None
             raw = self._generate(self.system_prompt, user_payload(text, category, part_names), image_b64)
@@ -197,5 +202,8 @@ class LLMAnalyzer(InstructionAnalyzer):
         log.warning("%s analyzer failed (%s); using the offline analyzer", self.name, reason)
         arr = self.fallback.analyze(text, category, part_names)
         arr.fallback = True
-        arr.rationale = f"{self.name} backend failed: {reason}; offline analyzer: {arr.rationale}"
+        note = f"{LOW_CONFIDENCE_NOTE}: " if arr.low_confidence else ""  # stays first
+        arr.rationale = (
+            f"{note}{self.name} backend failed: {reason}; offline analyzer: {arr.rationale.removeprefix(note)}"
+        )
         return arr

@@ -169,6 +169,11 @@ FUNCTION_WORDS = {
     "fr": set("le la les l du des de un une avec par sur dans jusqu au aux et moi s'il plaît".split()),
     "es": set("el la los las del un una con por para sobre al y favor me lo".split()),
 }  # fmt: skip
+# Chinese characters every sentence has (grammar, pronouns, measure words): recognised as
+# Chinese, never glossed.
+CHINESE_FUNCTION_CHARS = frozenset(
+    "把将到上下里中一个只些这那哪的地得了着过给我你您他她它们请帮在和与跟吗呢吧啊就再从向往被让要想能可以是有不没很"
+)
 ACCENT_HINTS = {"de": "äöüß", "fr": "èêàùçœâîôû", "es": "ñáíóú¿¡"}
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -195,6 +200,14 @@ def detect_language(text: str) -> str:
     # English wins ties, and a foreign language needs at least one word its lexicon knows
     # (else there is nothing to gloss): "pour tea" is English.
     return best if best != "en" and scores[best] > scores["en"] and hits[best] else "en"
+
+
+_FOREIGN_FUNCTION_WORDS = frozenset().union(*(w for lang, w in FUNCTION_WORDS.items() if lang != "en"))
+
+
+def known_word(word: str) -> bool:
+    """Whether a lower-case word is a German, French or Spanish function word or lexicon entry."""
+    return word in _FOREIGN_FUNCTION_WORDS or any(_lookup(word, lex) is not None for lex in LEXICONS.values())
 
 
 def _lookup(word: str, lexicon: dict[str, str]) -> str | None:

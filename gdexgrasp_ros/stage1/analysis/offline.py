@@ -1,5 +1,8 @@
 """The default offline instruction analyzer: sentence embeddings plus rules.
 
+0. Refuse what is not an instruction (AnalysisError, ANALYSIS_FAILED): empty text, no letters,
+   binary or mis-decoded data (base.clean_instruction), or too few words of a language the
+   analyzer reads (content.word_coverage: none, or under MIN_WORD_SHARE of them).
 1. Clean the text: drop segments that try to instruct the analyzer (the instruction is
    data), gloss German/French/Spanish/Chinese into English keywords, fix typos.
 2. Score the five affordances: cosine similarity of the instruction's embedding
@@ -11,6 +14,17 @@
    typical affordance, and for the grasp that moving the object (or using it) calls for.
 4. The best pair wins; the confidence comes from its margin over the best pair of another
    affordance.
+
+Parts the object lacks: when the object's parts are known (a category of the affordance table,
+given or named in the instruction, or part names the analyzer can read) and an English
+instruction names one of the object's components explicitly ("by its trigger", "the blade",
+"the mug's lid"; text.find_part_mentions) that the object lacks, naming none it has, the
+analyzer raises PartNotFound (PART_NOT_FOUND) listing the parts it has. A loose part word or a
+place ("the edge", "the top", or any part word in another language) that matches none of the
+parts, an object part no grasp touches held "by" ("by the blade" of a knife), too few
+recognised words or no task text left make the answer a guess: confidence at most 0.5, marked
+`low_confidence`, the reason in the rationale. With the object's parts unknown the named part
+goes on to the localizer, which answers PART_NOT_FOUND itself when it cannot find it.
 """
 
 from __future__ import annotations
@@ -19,7 +33,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +41,10 @@ import numpy as np
 
 from ...objects.affordances import AFFORDANCE_TABLE, AFFORDANCES
 from . import multilingual
-from .base import Arrangement, InstructionAnalyzer, clean_instruction
+from .base import LOW_CONFIDENCE, AnalysisError, Arrangement, InstructionAnalyzer, clean_instruction
+from .content import GUESS_WORD_SHARE, MIN_WORD_SHARE, Coverage, word_coverage
 from .text import (
+    PartMention,
     TypoCorrector,
     detect_category,
     find_part_mentions,
@@ -47,6 +63,7 @@ from .vocabulary import (
     GENERIC_PART_AFFORDANCES,
     PART_WORDS,
     TRANSPORT_CUES,
+    UNGRASPED_PARTS,
     USE_CUES,
 )
 
@@ -63,6 +80,7 @@ INTENT_WEIGHT = 0.6  # moving the object -> its holding grasp; "use it" -> its f
 DEFAULT_WEIGHT = 0.15  # the category's first table entry breaks remaining ties
 CONFIDENCE_SCALE = 0.5  # margin (score units) that gives confidence ~0.73
 MAX_CONFIDENCE = 0.99
+GUESS_CONFIDENCE = 0.5  # the cap of an answer that is a guess (below LOW_CONFIDENCE)
 
 _COMPILED_CUES = {
     aff: [(re.compile(r"\b(?:" + p + r")\b"), w) for p, w in cues] for aff, cues in AFFORDANCE_CUES.items()
@@ -102,6 +120,7 @@ class _Evidence:
     fixes: dict[str, str]
     category: str
     detected_category: bool
+    coverage: Coverage
 
 
 class OfflineAnalyzer(InstructionAnalyzer):
@@ -164,6 +183,15 @@ class OfflineAnalyzer(InstructionAnalyzer):
 
     def _read(self, instruction: str, category: str) -> _Evidence:
         text = normalize(instruction)
+        coverage = word_coverage(text, self._typos.knows)
+        if coverage.recognised == 0 or coverage.share < MIN_WORD_SHARE:
+            unknown = ", ".join(repr(w[:20]) for w in coverage.unknown[:3])
+            raise AnalysisError(
+                f"the instruction has {'no' if coverage.recognised == 0 else 'too few'} recognisable words: "
+                f"{coverage.recognised} of its {coverage.total} words are English, German, French, Spanish or "
+                f"Chinese words the offline analyzer knows (at least {MIN_WORD_SHARE:.0%} must be)"
+                + (f"; unknown: {unknown}" if unknown else "")
+            )
         text, removed = strip_injection(text)
         language = multilingual.detect_language(text) if text else "en"
         fixes: dict[str, str] = {}
@@ -175,35 +203,51 @@ class OfflineAnalyzer(InstructionAnalyzer):
         detected = False
         if not cat:
             cat, detected = detect_category(text), True
-        return _Evidence(mask_category(text, cat) if cat else text, language, removed, fixes, cat, detected)
+        english = mask_category(text, cat) if cat else text
+        return _Evidence(english, language, removed, fixes, cat, detected, coverage)
 
     def _decide(self, ev: _Evidence, vec: np.ndarray, part_names: Sequence[str] | None) -> Arrangement:
         parts = [str(p) for p in part_names] if part_names else None
         candidates = _candidates(ev.category, parts, ev.english)
         has_text = bool(words(ev.english))
         aff_scores, aff_why = self._affordance_scores(ev.english, vec, {c.affordance for c in candidates}, has_text)
-        known_parts = set(parts) if parts else {c.part for c in candidates}
-        mentioned, negated, missing = _mentioned_parts(ev.english, known_parts)
+        object_parts = _object_parts(ev.category, parts)
+        known_parts = set(parts) if parts else {c.part for c in candidates} | set(object_parts or ())
+        mentioned, negated, missing = _mentioned_parts(find_part_mentions(ev.english), known_parts)
+        if object_parts and not mentioned and ev.language == "en":
+            _refuse_missing_part(missing, ev.category, ev.detected_category, object_parts)
         _score_candidates(candidates, aff_scores, mentioned, negated, _intent(ev.english))
         best = max(candidates, key=lambda c: c.score)
         others = [c.score for c in candidates if c.affordance != best.affordance]
         margin = best.score - max(others) if others else math.inf
         confidence = min(MAX_CONFIDENCE, 1.0 / (1.0 + math.exp(-margin / CONFIDENCE_SCALE)))
         why = aff_why.get(best.affordance, [])
+        guesses = []  # why the answer is a guess (its confidence is then capped at GUESS_CONFIDENCE)
         if not has_text:
-            confidence = min(confidence, 0.5)
+            guesses.append("no usable task text: the object's usual grasp")
+        if ev.coverage.share < GUESS_WORD_SHARE:
+            guesses.append(f"most words not recognised ({ev.coverage.describe()})")
         if missing and not mentioned:
-            # The task names a part this object lacks ("the lid" of a lidless kettle).
-            confidence = min(confidence, 0.5)
-            why = why + [f"'{missing[0]}' is not among the object's parts"]
+            # A place or a loose part word that matches none of the object's parts ("the edge").
+            guesses.append(f"'{missing[0].phrase}' is not among the object's parts")
+        elif missing:
+            why = why + [f"'{missing[0].phrase}' is not among the object's parts"]
+        held_by = {part for part, pm in mentioned.items() if pm.held_by}
+        ungrasped = sorted(p for p in held_by if not any(c.part == p for c in candidates))
+        if ungrasped and best.part not in held_by:
+            # "hold the knife by the blade": the object has it, but no grasp of the five touches it.
+            guesses.append(f"no grasp of the five is planned on the {ungrasped[0]}: the {best.part} instead")
+        if guesses:
+            confidence = min(confidence, GUESS_CONFIDENCE)
         return Arrangement(
             affordance=best.affordance,
             contact_part=best.part,
             confidence=float(confidence),
-            rationale=_rationale(ev, best, why, margin),
+            rationale=_rationale(ev, best, why + guesses, margin),
             backend=self.name,
             fallback=False,
             object_category=ev.category,
+            low_confidence=confidence < LOW_CONFIDENCE,
         )
 
     def _affordance_scores(
@@ -295,25 +339,86 @@ def _part_kind(name: str) -> str:
     return PART_WORDS.get(key, ("",))[0]
 
 
-def _mentioned_parts(text: str, known_parts: set[str]) -> tuple[set[str], set[str], list[str]]:
-    """Object parts the text names, parts it says not to touch, and part words that match
-    none of the object's parts."""
+def _object_parts(category: str, part_names: list[str] | None) -> list[str] | None:
+    """Every part the object has, when that is known: its part names when each is one the
+    analyzer can interpret, else a table category's parts (those the table lists and the
+    UNGRASPED_PARTS); None when unknown (e.g. "segment_3" labels or a category outside the table)."""
+    table = AFFORDANCE_TABLE.get(category)
+    if part_names:
+        known = set(table or ()) | set(UNGRASPED_PARTS.get(category, ()))
+        readable = all(p.lower() in known or _part_kind(p) for p in part_names)
+        return list(part_names) if readable else None
+    if table is None:
+        return None
+    return list(table) + [p for p in UNGRASPED_PARTS.get(category, ()) if p not in table]
+
+
+def _refuse_missing_part(missing: list[PartMention], category: str, detected: bool, object_parts: list[str]) -> None:
+    """PART_NOT_FOUND when the instruction names (explicitly, see text.find_part_mentions) a part
+    the object lacks. Glossed text has no articles, so other languages never get here."""
+    named = next((pm.phrase for pm in missing if pm.explicit), None)
+    if named is None:
+        return
+    from ..localization.base import PartNotFound  # lazily: the localization package is heavy to import
+
+    what = f"the {category}" + (" (named in the instruction)" if detected else "") if category else "the object"
+    raise PartNotFound(
+        named,
+        f"the instruction names the {named}, but {what} has no {named} (nor anything the analyzer takes for "
+        f"one); its parts: {', '.join(object_parts)}",
+        available=object_parts,
+    )
+
+
+def check_named_part(instruction: str, category: str = "", part_names: Sequence[str] | None = None) -> None:
+    """The offline analyzer's named-part rule for any backend: PartNotFound when an English
+    instruction names a part the object (category of the table, or readable part names) lacks
+    and names none it has. Needs no model (no typo correction)."""
+    text, _ = strip_injection(normalize(instruction))
+    if not text or multilingual.detect_language(text) != "en":
+        return
+    category = " ".join(str(category or "").lower().replace("_", " ").split())
+    detected = not category
+    if detected:
+        category = detect_category(text)
+    parts = [str(p) for p in part_names] if part_names else None
+    object_parts = _object_parts(category, parts)
+    if not object_parts:
+        return
+    english = mask_category(text, category) if category else text
+    mentioned, _, missing = _mentioned_parts(find_part_mentions(english), set(object_parts))
+    if not mentioned:
+        _refuse_missing_part(missing, category, detected, object_parts)
+
+
+def _mentioned_parts(
+    mentions: list[PartMention], known_parts: set[str]
+) -> tuple[dict[str, PartMention], set[str], list[PartMention]]:
+    """Object parts the text names (with the first mention of each), parts it says not to
+    touch, and part mentions that match none of the object's parts."""
     lower = {p.lower(): p for p in known_parts}
     kinds = {_part_kind(p): p for p in known_parts}
-    mentioned, negated, missing = set(), set(), []
-    for pm in find_part_mentions(text):
+    mentioned: dict[str, PartMention] = {}
+    negated, missing = set(), []
+    for pm in mentions:
         hit = next((lower[c] for c in pm.candidates if c in lower), None)
         if hit is None:
             hit = next((kinds[c] for c in pm.candidates if c in kinds), None)
-        if hit is not None:
-            (negated if pm.negated else mentioned).add(hit)
+        if hit is not None and pm.negated:
+            negated.add(hit)
+        elif hit is not None:
+            mentioned.setdefault(hit, pm)
         elif not pm.negated:
-            missing.append(pm.phrase)
-    return mentioned - negated, negated, missing
+            missing.append(pm)
+    return {p: pm for p, pm in mentioned.items() if p not in negated}, negated, missing
 
 
 def _score_candidates(
-    candidates: list[_Candidate], aff_scores: dict[str, float], mentioned: set[str], negated: set[str], intent: str
+    candidates: list[_Candidate],
+    aff_scores: dict[str, float],
+    mentioned: Collection[str],
+    negated: set[str],
+    intent: str,
 ) -> None:
     """Each pair's score: its affordance's score plus the part, typicality and intent bonuses."""
     transport_pick = _first(candidates, lambda c: c.affordance not in FUNCTIONAL_AFFORDANCES)
@@ -358,8 +463,6 @@ def _rationale(ev: _Evidence, best: _Candidate, aff_why: list[str], margin: floa
         parts.append("typos " + ", ".join(f"{k}->{v}" for k, v in list(ev.fixes.items())[:4]))
     if ev.removed:
         parts.append(f"ignored {len(ev.removed)} segment(s) addressed to the analyzer, not the robot")
-    if not words(ev.english):
-        parts.append("no usable task text: the object's usual grasp")
     if math.isfinite(margin):
         parts.append(f"margin {margin:.2f}")
     return "; ".join(parts)

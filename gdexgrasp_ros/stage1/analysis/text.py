@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .vocabulary import AMBIGUOUS_OBJECT_WORDS, CATEGORY_WORDS, PART_WORDS, PROTECTED_WORDS
+from .vocabulary import AMBIGUOUS_OBJECT_WORDS, CATEGORY_WORDS, COMPONENT_WORDS, PART_WORDS, PROTECTED_WORDS
 
 _LABELS = r"(handle[- _]grip|twist|wrap[- _]around[- _]grip|base[- _]support|trigger[- _]squeeze)"
 
@@ -96,6 +96,11 @@ def _typo_kind(word: str, cand: str) -> int:
     return 2
 
 
+# Two-letter English words (the closed-class ones), and prefixes that make compounds ("uncap").
+_SHORT_WORDS = frozenset("of in to he is as on it by at an be my or me up no we so if do us go am oh ok hi".split())
+_PREFIXES = frozenset({"un", "re"})
+
+
 class TypoCorrector:
     """Rewrites a misspelt word to the nearest analyzer vocabulary word ("kettel" -> "kettle").
 
@@ -125,6 +130,22 @@ class TypoCorrector:
             if best is None or key < best:
                 best = key
         return word if best is None else best[-1]
+
+    def knows(self, word: str) -> bool:
+        """Whether a lower-case word is English as the analyzer knows it: a word of the sentence
+        model's vocabulary or of the analyzer's (two-letter words only from a short list: the
+        model's vocabulary has half of all letter pairs), a typo of an analyzer word (four
+        letters or more), or a compound of two known words ("toothpaste", "uncap")."""
+        if len(word) <= 2:
+            return word in _SHORT_WORDS
+        if word in self.known or word in self._targets:
+            return True
+        if len(word) >= 4 and self.correct_word(word) != word:
+            return True
+        return any(self._whole(word[:i]) and self._whole(word[i:]) for i in range(2, len(word) - 2))
+
+    def _whole(self, word: str) -> bool:
+        return word in _PREFIXES if len(word) < 3 else word in self.known or word in self._targets
 
     def correct(self, text: str) -> tuple[str, dict[str, str]]:
         """(corrected text, {typo: correction})."""
@@ -177,6 +198,8 @@ class PartMention:
     phrase: str
     candidates: tuple[str, ...]  # part names the phrase may mean, most likely first
     negated: bool  # "not the sharp edge"
+    explicit: bool = False  # names a component of the object: "by its trigger", "the kettle's lid"
+    held_by: bool = False  # says where to hold the object: "by the blade", "by its spout"
 
 
 _PART_PATTERNS = [
@@ -190,8 +213,33 @@ _NEGATION = re.compile(r"\b(not|never|don't|do not|avoid|without|instead of|away
 _NOT_A_PART = re.compile(r"\b(in front of|on top of|at the top of|on the side of|by the side of|on its side)\b")
 
 
+# What makes a component word name the object's own part: "the", "this" or "that" just before
+# it ("the blade"), or "its" or a possessive at most one modifier apart ("its little cap", "the
+# kettle's black lid"; after "the" a modifier is too often a noun: "the door knob"). The
+# object's own name is masked to "it" before this ("the kettle lid" -> "it lid"), so an object
+# word still there names another object: "the tap's spout", "the spout of the tap", "the cap
+# off the bottle" are not the object's.
+_OWN_PART = re.compile(r"(?:\b(?:the|this|that)\s+|(?:\bits|\b([a-z]+)'s)\s+(?:([a-z]+)\s+)?|\bit\s+)$")
+_OF_OBJECT = re.compile(
+    r"^(?:s|es)?\s+(?:of|off|on|from|in)\s+(?:the|a|an|this|that|my|your|his|her|our|their)\s+([a-z]+)(?:\s+([a-z]+))?"
+)
+_HELD_BY = re.compile(r"\bby\s+(?:the|its|this|that)\s+(?:[a-z]+\s+)?$")
+_OBJECT_WORDS = frozenset(name.split()[-1] for names in CATEGORY_WORDS.values() for name in names)
+
+
+def _names_own_part(before: str, after: str) -> bool:
+    m = _OWN_PART.search(before)
+    if m is None or any(w in _OBJECT_WORDS for w in m.groups() if w):
+        return False
+    of = _OF_OBJECT.match(after)
+    return of is None or not any(w in _OBJECT_WORDS for w in of.groups() if w)
+
+
 def find_part_mentions(text: str) -> list[PartMention]:
-    """Part words in the text (longest phrases first, no overlaps), with negation."""
+    """Part words in the text (longest phrases first, no overlaps), with negation, whether they
+    name a component of the object (`explicit`: a COMPONENT_WORDS word the object owns, see
+    _OWN_PART) and whether they say where to hold it (`held_by`: "by the blade"). Glossed text
+    (other languages) has no articles, so its part words are never explicit."""
     taken = [False] * len(text)
     for m in _NOT_A_PART.finditer(text):
         taken[m.start() : m.end()] = [True] * (m.end() - m.start())
@@ -201,6 +249,9 @@ def find_part_mentions(text: str) -> list[PartMention]:
             if any(taken[m.start() : m.end()]):
                 continue
             taken[m.start() : m.end()] = [True] * (m.end() - m.start())
-            negated = bool(_NEGATION.search(text[: m.start()]))
-            found.append((m.start(), PartMention(phrase, PART_WORDS[phrase], negated)))
+            before = text[: m.start()]
+            negated = bool(_NEGATION.search(before))
+            explicit = phrase in COMPONENT_WORDS and _names_own_part(before, text[m.end() :])
+            held_by = bool(_HELD_BY.search(before))
+            found.append((m.start(), PartMention(phrase, PART_WORDS[phrase], negated, explicit, held_by)))
     return [pm for _, pm in sorted(found, key=lambda x: x[0])]

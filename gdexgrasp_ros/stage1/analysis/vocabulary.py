@@ -211,6 +211,34 @@ PART_WORDS: dict[str, tuple[str, ...]] = {
     "chuck": ("chuck",),
 }
 
+# Part words that name a component an object either has or lacks ("its trigger", "the blade"),
+# as opposed to places on any object ("the side", "the bottom", "the tip") and words that are
+# often something else ("grip" the verb, "the hook" on the wall, "the button" of the light,
+# "the head" or "the neck" of a person). Only these, named as the object's own (text.py,
+# _OWN_PART), make the analyzer answer PART_NOT_FOUND when the object has no such part.
+COMPONENT_WORDS = frozenset(
+    "handle handles haft hilt knob lever lid cap stopper spout nozzle pump plunger trigger blade blades "
+    "headband earcup earcups shaft canopy chuck".split()
+) | frozenset({"pistol grip", "pump head", "spray head", "sprayer head", "screw top", "ear cup", "ear cups", "ear pad"})
+
+# Parts that objects of a table category have although no affordance of the table touches them
+# (the procedural generator's part names): they are on the object, so naming one is not an
+# error, but no grasp is planned on them.
+UNGRASPED_PARTS: dict[str, tuple[str, ...]] = {
+    "dispenser": ("nozzle",),
+    "faucet": ("base",),
+    "kettle": ("spout",),
+    "knife": ("blade",),
+    "scissors": ("blade",),
+    "spray bottle": ("nozzle",),
+    "broom": ("head",),
+    "hammer": ("head",),
+    "screwdriver": ("shaft",),
+    "drill": ("chuck",),
+    "watering can": ("spout",),
+    "teapot": ("spout",),
+}
+
 # Which affordances a part of this kind usually affords, for objects outside the table.
 GENERIC_PART_AFFORDANCES: dict[str, tuple[str, ...]] = {
     "handle": ("handle-grip", "twist", "wrap-around-grip"),
