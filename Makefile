@@ -6,7 +6,8 @@ SHELL := /bin/bash
 
 help:
 	@echo "make test   - set up (venv, ROS 2 Jazzy wheels, colcon build) and run the test suite"
-	@echo "make demo   - set up and run the pipeline on the bundled default scene"
+	@echo "make demo   - set up, start the ROS graph and run the bundled default scene through it"
+	@echo "              (DEMO_ARGS=--library: the pipeline in-process, no ROS graph)"
 	@echo "make setup  - only set up (idempotent; fast when nothing changed)"
 	@echo "make lint   - ruff check + format check"
 	@echo "make clean  - remove build/, install/, log/ (keeps .venv)"
@@ -21,7 +22,7 @@ lint: setup
 	@source scripts/env.sh && ruff check . && ruff format --check .
 
 demo: setup
-	@source scripts/env.sh && python -m gdexgrasp_ros.demo
+	@source scripts/env.sh && python -m gdexgrasp_ros.nodes.demo_graph $(DEMO_ARGS)
 
 clean:
 	rm -rf build install log

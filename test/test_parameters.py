@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 import rclpy
+from conftest import ROOT
 from rclpy.parameter import Parameter
 from ros_helpers import server_start_log
 
@@ -94,3 +95,20 @@ def test_the_server_exits_1_with_a_message_on_a_mistyped_parameter():
 def test_the_retargeting_node_exits_1_with_a_message_on_contradicting_times():
     rc, log = server_start_log(["-p", "grasp_time:=0.5"], node="retargeting_node")
     assert rc == 1 and "grasp_time" in log and "Traceback" not in log, log
+
+
+def test_the_config_file_reaches_namespaced_nodes_and_sets_only_declared_parameters():
+    import yaml
+
+    from gdexgrasp_ros.nodes.launch_local import NODES
+
+    tables = {"grasp_synthesis_server": P.SERVER_PARAMETERS, "retargeting_node": P.RETARGETING_PARAMETERS,
+              "grasp_input_node": P.GRASP_INPUT_PARAMETERS}  # fmt: skip
+    config = yaml.safe_load((ROOT / "config" / "gdexgrasp.yaml").read_text())
+    # A plain "<node>" key only reaches a node in the root namespace; the launchers use one.
+    assert set(config) == {f"/**/{name}" for name in tables} == {f"/**/{name}" for _, name in NODES}
+    for name, specs in tables.items():
+        by_name = {s.name: s for s in specs}
+        for key, value in config[f"/**/{name}"]["ros__parameters"].items():
+            assert key in by_name, f"{name}: the config file sets '{key}', which the node does not declare"
+            assert not P.check_value(by_name[key], value), P.check_value(by_name[key], value)

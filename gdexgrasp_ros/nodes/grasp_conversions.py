@@ -91,6 +91,7 @@ def arrangement_msg(result: SynthesisResult) -> GraspArrangement:
     if arr is not None:
         msg.affordance, msg.contact_part, msg.object_category = arr.affordance, arr.contact_part, arr.object_category
         msg.confidence, msg.analyzer_backend, msg.fallback = float(arr.confidence), arr.backend, bool(arr.fallback)
+        msg.low_confidence = bool(arr.low_confidence)
     if loc is not None:
         msg.localizer_backend = loc.backend
         msg.fallback = bool(msg.fallback or loc.fallback)

@@ -6,9 +6,9 @@ Subscribes to `object_cloud` (PointCloud2, sensor-data QoS, the latest is kept) 
 the text of the running goal, or of the last goal sent less than `debounce` s ago, is ignored; a
 different text while a goal runs cancels it (CANCELED, "superseded") and sends the new one. No cloud
 within `cloud_wait` s: NO_CLOUD; no server within `server_wait` s: NO_SERVER (no goal sent).
-Publishes every grasp of a successful result on `ranked_grasps` (HandGrasp, best first, ids grasp_0,
-grasp_1, ...), then one JSON line per instruction on `status` and in the log; feedback is logged at
-most once a second. Parameters: nodes/parameters.py (GRASP_INPUT_PARAMETERS).
+Publishes every grasp of a successful result on `ranked_grasps` (HandGrasp, best first), then one JSON
+line per instruction on `status` and in the log (with the stage timings); feedback is logged at most
+once a second. Parameters: nodes/parameters.py (GRASP_INPUT_PARAMETERS).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class GraspInputNode(Node):
     def __init__(self, **kwargs):
         super().__init__("grasp_input_node", **kwargs)
         start = P.declare(self, P.GRASP_INPUT_PARAMETERS)
+        self._param = lambda name: self.get_parameter(name).value  # live parameters, read at each use
         self._lock = threading.Lock()
         self._cloud: PointCloud2 | None = None
         self._running: _Goal | None = None  # the goal whose result has not arrived
@@ -75,9 +76,6 @@ class GraspInputNode(Node):
         self.get_logger().info(f"ready: instructions on '{self.resolve_topic_name(start['instruction_topic'])}' "
                                f"({'latched answered' if latched else 'new ones only'}), "
                                f"clouds on '{self._cloud_topic}', goals to '{self._action}'")  # fmt: skip
-
-    def _param(self, name: str):
-        return self.get_parameter(name).value
 
     def _on_cloud(self, msg: PointCloud2) -> None:
         self._cloud = msg  # one reference: older clouds are released
@@ -166,12 +164,13 @@ class GraspInputNode(Node):
         """The status line of one instruction, on `status` and in the log."""
         if not self.context.ok():
             return
-        grasps, arr = (result.grasps, result.arrangement) if result is not None else ([], GraspArrangement())
-        score = grasps[0].quality.score if grasps else math.nan
-        line = json.dumps({"instruction": instruction, "error_code": code, "error_string": error, "grasps": len(grasps),
+        r = result if result is not None else SynthesizeGrasp.Result(arrangement=GraspArrangement())
+        score = r.grasps[0].quality.score if r.grasps else math.nan
+        line = json.dumps({"instruction": instruction, "error_code": code, "error_string": error, "grasps": len(r.grasps),
                            "best_score": round(score, 4) if math.isfinite(score) else None,
-                           "affordance": arr.affordance, "contact_part": arr.contact_part,
-                           "seconds": round(time.monotonic() - started, 2)})  # fmt: skip
+                           "affordance": r.arrangement.affordance, "contact_part": r.arrangement.contact_part,
+                           "seconds": round(time.monotonic() - started, 2),
+                           "timings": {t.stage: round(t.seconds, 3) for t in r.timings}})  # fmt: skip
         self._status_pub.publish(String(data=line))
         # Separate call sites: rclpy fixes a log call's severity at its first use.
         if code == "SUCCESS":

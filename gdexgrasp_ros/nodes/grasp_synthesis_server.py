@@ -1,14 +1,11 @@
 """Action server `synthesize_grasp` (gdexgrasp_msgs/action/SynthesizeGrasp), a managed lifecycle node.
 
-configure: builds the synthesizer (models, analyzer, localizer), the subscriptions, the grasp
-publisher and the action server; activate: goals are served; deactivate: goals are answered
-NOT_ACTIVE; cleanup: everything configure built is released. With `autostart` (default) the node
-configures and activates itself; the launchers set it false and drive the transitions (Nav2 /
-yolo_ros convention). Keeps the latest cloud and instruction from its topics, validates each
-goal and answers every goal with an error code: a failed goal leaves the node ready for the
-next. One goal executes at a time; `goal_policy` queues, rejects or preempts the others
-(goal_scheduler.py). Finished goals are forgotten after `result_timeout` seconds.
-Parameters: nodes/parameters.py (SERVER_PARAMETERS).
+configure builds the synthesizer (models), subscriptions, publisher and action server; activate
+serves goals (before: NOT_ACTIVE); cleanup releases what configure built. `autostart` (default)
+configures and activates at start; the launchers set it false and drive the transitions (Nav2 /
+yolo_ros convention). Every goal is answered with an error code and leaves the node ready for the
+next; one executes at a time and `goal_policy` queues, rejects or preempts the others
+(goal_scheduler.py). Parameters: nodes/parameters.py (SERVER_PARAMETERS).
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ from gdexgrasp_msgs.action import SynthesizeGrasp
 from gdexgrasp_msgs.msg import HandGrasp
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import PointCloud2
@@ -76,8 +74,10 @@ class GraspSynthesisServer(LifecycleNode):
         self._entities = [
             self.create_subscription(PointCloud2, s["cloud_topic"], self._on_cloud, qos_profile_sensor_data,
                                      callback_group=topics),
-            *[self.create_subscription(String, s["instruction_topic"], self._on_instruction, qos,
-                                       callback_group=topics) for qos in (latched, 10)],
+            self.create_subscription(String, s["instruction_topic"], self._on_instruction, 10, callback_group=topics),
+            # A volatile publisher cannot feed this one: that is expected, not worth a warning each time.
+            self.create_subscription(String, s["instruction_topic"], self._on_instruction, latched, callback_group=topics,
+                                     event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda _e: None)),
             ActionServer(self, SynthesizeGrasp, s["action_name"], execute_callback=self._execute,
                          goal_callback=lambda _goal: GoalResponse.ACCEPT,  # every goal gets a coded result
                          handle_accepted_callback=self._scheduler.accepted, cancel_callback=self._on_cancel,
