@@ -55,38 +55,32 @@ def wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.01)
 
 
-def start_server(ns: str, preset: str, names: list[str]) -> subprocess.Popen:
+def start_server(ns: str, preset: str, names: list[str], iterations: int = 1) -> subprocess.Popen:
+    """The real server as a process in namespace `ns`, labels named `names`, no retargeting."""
     names_arg = "[" + ",".join(f'"{n}"' for n in names) + "]"
-    cmd = [
-        sys.executable,
-        "-m",
-        "gdexgrasp_ros.nodes.grasp_synthesis_server",
-        "--ros-args",
-        "-r",
-        f"__ns:={ns}",
-        "--params-file",
-        str(ROOT / "config" / "gdexgrasp.yaml"),
-        "-p",
-        f"preset:={preset}",
-        "-p",
-        "iterations_a:=1",
-        "-p",
-        "iterations_b:=1",
-        "-p",
-        "robot_hand:=none",
-        "-p",
-        f"label_names:={names_arg}",
-    ]
+    params = {"preset": preset, "iterations_a": iterations, "iterations_b": iterations, "robot_hand": "none",
+              "label_names": names_arg}  # fmt: skip
+    cmd = [sys.executable, "-m", "gdexgrasp_ros.nodes.grasp_synthesis_server", "--ros-args", "-r", f"__ns:={ns}",
+           "--params-file", str(ROOT / "config" / "gdexgrasp.yaml")]  # fmt: skip
+    for key, value in params.items():
+        cmd += ["-p", f"{key}:={value}"]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
-def soak(goals: int, preset: str, warmup: int) -> dict:
+def demo_goal() -> tuple[SynthesizeGrasp.Goal, list[str]]:
+    """The demo scene's labelled camera cloud with the demo instruction, and the label names."""
     scene = default_scene()
     labels = np.where(scene.cloud.object_index == 0, scene.cloud.part_ids, -1)
     cloud = arrays_to_cloud(scene.cloud.points, Header(frame_id="camera_optical_frame"), labels)
+    goal = SynthesizeGrasp.Goal(cloud=cloud, instruction=INSTRUCTION, object_category="kettle", max_grasps=1)
+    return goal, list(scene.objects[0].part_names)
+
+
+def soak(goals: int, preset: str, warmup: int) -> dict:
+    goal, names = demo_goal()
     ns = f"/soak_{uuid.uuid4().hex[:6]}"
-    server = start_server(ns, preset, scene.objects[0].part_names)
+    server = start_server(ns, preset, names)
     rclpy.init()
     node = rclpy.create_node("soak_client", namespace=ns)
     executor = SingleThreadedExecutor()
@@ -100,8 +94,7 @@ def soak(goals: int, preset: str, warmup: int) -> dict:
         rss0 = rss_mb(server.pid)
         for _ in tqdm(range(goals), desc="goals", unit="goal"):
             started = time.perf_counter()
-            fut = client.send_goal_async(SynthesizeGrasp.Goal(cloud=cloud, instruction=INSTRUCTION,
-                                                              object_category="kettle", max_grasps=1))  # fmt: skip
+            fut = client.send_goal_async(goal)
             wait(fut.done, 60.0, "goal acceptance")
             res = fut.result().get_result_async()
             wait(res.done, 120.0, "the result")

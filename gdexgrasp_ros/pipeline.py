@@ -400,6 +400,8 @@ class _StageTimer:
         self.start = time.perf_counter()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.result.timings[self.name] = time.perf_counter() - self.start
+        if exc_type is None:
+            self.run.check_deadline()  # a stage that ran past the limit is named as the one (e.g. localization)
         return False

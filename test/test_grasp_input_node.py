@@ -44,14 +44,16 @@ class Graph:
         self.cloud_pub = self.node.create_publisher(PointCloud2, "object_cloud", qos_profile_sensor_data)
         self.instruction.publish(String(data=STALE))  # before the input node exists: not to be answered
         self.input = start_node("gdexgrasp_ros.nodes.grasp_input_node", self.ns, CONFIG,
-                                ["-p", "cloud_wait:=2.0", "-p", "debounce:=30.0", "-p", "max_grasps:=3",
+                                ["-p", "cloud_wait:=10.0", "-p", "debounce:=30.0", "-p", "max_grasps:=3",
                                  "-p", "object_category:=kettle", "-p", "server_wait:=30.0"])  # fmt: skip
         self.camera = threading.Event()
 
     def publish_camera(self) -> None:
-        """The demo scene's organised cloud at 5 Hz, as a camera driver would (best effort may drop one)."""
+        """The demo scene's organised cloud at 5 Hz, as a camera driver would (best effort may drop one).
+        Every other pixel (320x240, 0.9 MB): 3.7 MB best-effort messages to two subscribers are often
+        lost whole on a loaded 2-core machine, and this test is about the node, not the transport."""
         scene = default_scene()
-        cloud = arrays_to_cloud(scene.cloud.points, Header(frame_id="camera_optical_frame"))
+        cloud = arrays_to_cloud(scene.cloud.points[::2, ::2], Header(frame_id="camera_optical_frame"))
 
         def loop():
             while not self.camera.wait(0.2):
@@ -85,7 +87,7 @@ def test_an_instruction_before_any_cloud_is_a_clear_no_cloud_status(graph):
     wait_for(lambda: graph.node.count_publishers(f"{graph.ns}/status") >= 1, 30.0, "the status publisher", graph.input)
     time.sleep(0.5)  # the status subscription matched on the input node's side too
     graph.say(INSTRUCTION)
-    wait_for(lambda: graph.statuses, 15.0, "a status", graph.input)
+    wait_for(lambda: graph.statuses, 25.0, "a status", graph.input)
     (status,) = graph.statuses
     assert status["instruction"] == INSTRUCTION, "the latched instruction from before start-up is not answered"
     assert status["error_code"] == "NO_CLOUD" and "object_cloud" in status["error_string"], status

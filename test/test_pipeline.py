@@ -73,6 +73,14 @@ def test_pipeline_cancellation_and_timeout(scene, synthesizer):
     with pytest.raises(GraspError) as info:
         slow.synthesize(_request(scene, timeout=3.0))
     assert info.value.code == ErrorCode.TIMEOUT and time.monotonic() - started < 20
+    assert "during optimization" in info.value.message, "the stage that ran over is named"
+    assert set(info.value.timings) == set(STAGES[:6]), "a TIMEOUT carries the timings of the stages that ran"
+    # A goal that arrived long ago has used its time before the pipeline starts.
+    late = _request(scene, timeout=1.0)
+    late.received = time.monotonic() - 5.0
+    with pytest.raises(GraspError) as info:
+        synthesizer.synthesize(late)
+    assert info.value.code == ErrorCode.TIMEOUT and "during preprocess" in info.value.message
 
 
 def test_pipeline_reports_a_part_it_cannot_find(scene, synthesizer):
