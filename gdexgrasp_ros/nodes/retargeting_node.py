@@ -25,7 +25,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import rclpy
 from gdexgrasp_msgs.msg import HandGrasp
 from geometry_msgs.msg import PoseStamped, TransformStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -43,7 +42,7 @@ from . import parameters as P
 from .cloud_conversions import CloudFormatError, cloud_to_arrays
 from .grasp_conversions import grasp_keypoints, hand_trajectory, matrix_to_pose, pose_to_matrix, retargeted_grasp
 from .marker_conversion import to_marker_array
-from .spin import construct_or_exit, spin_until_shutdown
+from .spin import construct_or_exit, init, spin_until_shutdown
 from .tf_helpers import transform_broadcaster
 
 MAX_MARKER_POINTS = 4000  # object points drawn in the markers (a random subset beyond this)
@@ -190,7 +189,7 @@ class RetargetingNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
+    init(args)  # rclpy.init; SIGINT / SIGTERM end the spin cleanly (spin.py)
     node = construct_or_exit("retargeting_node", RetargetingNode, (RetargetingError, P.ConfigurationError))
     spin_until_shutdown(node, num_threads=3, close=node.close)
 
