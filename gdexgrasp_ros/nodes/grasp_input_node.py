@@ -19,7 +19,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import rclpy
 from gdexgrasp_msgs.action import SynthesizeGrasp
 from gdexgrasp_msgs.msg import GraspArrangement, HandGrasp
 from rclpy.action import ActionClient
@@ -32,7 +31,7 @@ from std_msgs.msg import String
 from ..errors import ErrorCode
 from ..request import MAX_GRASPS_LIMIT
 from . import parameters as P
-from .spin import construct_or_exit, spin_until_shutdown
+from .spin import construct_or_exit, init, spin_until_shutdown
 
 FEEDBACK_LOG_PERIOD = 1.0  # seconds between two feedback log lines of a goal
 CODE_NAMES = {int(c): c.name for c in ErrorCode}
@@ -189,7 +188,7 @@ class GraspInputNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
+    init(args)  # rclpy.init; SIGINT / SIGTERM end the spin cleanly (spin.py)
     node = construct_or_exit("grasp_input_node", GraspInputNode, (P.ConfigurationError,))
     spin_until_shutdown(node, num_threads=4, close=node.close)
 

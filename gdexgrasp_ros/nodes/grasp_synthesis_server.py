@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 
-import rclpy
 from gdexgrasp_msgs.action import SynthesizeGrasp
 from gdexgrasp_msgs.msg import HandGrasp
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -30,7 +29,7 @@ from . import parameters as P
 from .goal_request import goal_request
 from .goal_scheduler import GoalScheduler
 from .grasp_conversions import failure_msg, feedback_msg, result_msg
-from .spin import construct_or_exit, spin_until_shutdown
+from .spin import construct_or_exit, init, shutdown_requested, spin_until_shutdown
 from .tf_helpers import tf_buffer
 
 OK, FAIL = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
@@ -156,7 +155,9 @@ class GraspSynthesisServer(LifecycleNode):
             output = synthesizer.synthesize(
                 request,
                 progress=lambda *args: goal_handle.publish_feedback(feedback_msg(*args)),
-                should_cancel=lambda: goal_handle.is_cancel_requested or self._scheduler.preempted(goal_handle),
+                should_cancel=lambda: (
+                    goal_handle.is_cancel_requested or self._scheduler.preempted(goal_handle) or shutdown_requested()
+                ),
             )
             result = result_msg(output, header, request.hand_model)
             if result.grasps:
@@ -187,7 +188,7 @@ class GraspSynthesisServer(LifecycleNode):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
+    init(args)  # rclpy.init; SIGINT / SIGTERM end the spin cleanly, a running goal is canceled (spin.py)
     # Bad parameter, device, backend or model path: a message and exit 1.
     node = construct_or_exit("grasp_synthesis_server", GraspSynthesisServer,
                              (GraspError, ValueError, OSError, ImportError))  # fmt: skip

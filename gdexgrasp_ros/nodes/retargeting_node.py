@@ -29,7 +29,7 @@ from gdexgrasp_msgs.msg import HandGrasp
 from geometry_msgs.msg import PoseStamped, TransformStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState, PointCloud2
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
@@ -65,7 +65,8 @@ class RetargetingNode(Node):
         grasps = MutuallyExclusiveCallbackGroup()
         side = MutuallyExclusiveCallbackGroup()
         self.create_subscription(HandGrasp, p("grasp_topic"), self._on_grasp, 10, callback_group=grasps)
-        self.create_subscription(PointCloud2, p("cloud_topic"), self._on_cloud, 1, callback_group=side)
+        self.create_subscription(PointCloud2, p("cloud_topic"), self._on_cloud, qos_profile_sensor_data,
+                                 callback_group=side)  # fmt: skip
         self.create_timer(1.0 / max(p("publish_rate"), 0.1), self._republish, callback_group=side)
         self.get_logger().info(
             f"ready: robot '{self._retargeter.robot_name}' ({self._retargeter.mode} mode, "
