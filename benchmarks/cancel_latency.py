@@ -21,10 +21,7 @@ import uuid
 import numpy as np
 import rclpy
 from action_msgs.msg import GoalStatus
-from gdexgrasp_msgs.action import SynthesizeGrasp
-from rclpy.action import ActionClient
-from rclpy.executors import SingleThreadedExecutor
-from server_soak import demo_goal, start_server, wait
+from server_soak import action_client, demo_goal, start_server, wait
 from tqdm import tqdm
 
 
@@ -32,12 +29,7 @@ def measure(rounds: int, seed: int = 0) -> dict:
     goal, names = demo_goal()
     ns = f"/cancel_{uuid.uuid4().hex[:6]}"
     server = start_server(ns, "full", names, iterations=100000)
-    rclpy.init()
-    node = rclpy.create_node("cancel_client", namespace=ns)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
-    client = ActionClient(node, SynthesizeGrasp, "synthesize_grasp")
+    node, executor, client = action_client(ns, "cancel_client")
     rng = np.random.default_rng(seed)
     latencies, statuses = [], []
     try:

@@ -77,16 +77,21 @@ def demo_goal() -> tuple[SynthesizeGrasp.Goal, list[str]]:
     return goal, list(scene.objects[0].part_names)
 
 
+def action_client(ns: str, name: str):
+    """rclpy.init, a node spinning in the background and its SynthesizeGrasp client: (node, executor, client)."""
+    rclpy.init()
+    node = rclpy.create_node(name, namespace=ns)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    return node, executor, ActionClient(node, SynthesizeGrasp, "synthesize_grasp")
+
+
 def soak(goals: int, preset: str, warmup: int) -> dict:
     goal, names = demo_goal()
     ns = f"/soak_{uuid.uuid4().hex[:6]}"
     server = start_server(ns, preset, names)
-    rclpy.init()
-    node = rclpy.create_node("soak_client", namespace=ns)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
-    client = ActionClient(node, SynthesizeGrasp, "synthesize_grasp")
+    node, executor, client = action_client(ns, "soak_client")
     rss, latency, codes = [], [], []
     try:
         wait(client.server_is_ready, 120.0, "the action server")

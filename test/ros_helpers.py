@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -53,3 +54,16 @@ def server_start_log(extra: list[str], node: str = "grasp_synthesis_server") -> 
                       str(ROOT / "config" / "gdexgrasp.yaml"), extra)  # fmt: skip
     proc.wait(timeout=60)
     return proc.returncode, stop_node(proc)
+
+
+def spinning_node(name: str, namespace: str, threads: int = 1):
+    """rclpy.init and a node spinning on a background executor: (node, executor)."""
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+
+    rclpy.init()
+    node = rclpy.create_node(name, namespace=namespace)
+    executor = SingleThreadedExecutor() if threads == 1 else MultiThreadedExecutor(num_threads=threads)
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    return node, executor

@@ -2,7 +2,6 @@
 a message that says what is wrong, and the server stays up for the next goal."""
 
 import copy
-import threading
 import uuid
 
 import numpy as np
@@ -11,8 +10,7 @@ import rclpy
 from conftest import ROOT
 from gdexgrasp_msgs.action import SynthesizeGrasp
 from rclpy.action import ActionClient
-from rclpy.executors import SingleThreadedExecutor
-from ros_helpers import start_node, stop_node, wait_for
+from ros_helpers import spinning_node, start_node, stop_node, wait_for
 from sensor_msgs.msg import PointField
 from std_msgs.msg import Header
 
@@ -155,11 +153,7 @@ def server():
     ns = f"/gdexgrasp_bad_{uuid.uuid4().hex[:8]}"
     proc = start_node("gdexgrasp_ros.nodes.grasp_synthesis_server", ns, str(ROOT / "config" / "gdexgrasp.yaml"),
                       ["-p", "iterations_a:=20", "-p", "iterations_b:=20", "-p", "robot_hand:=none"])  # fmt: skip
-    rclpy.init()
-    node = rclpy.create_node("bad_input_client", namespace=ns)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    node, executor = spinning_node("bad_input_client", ns)
     client = ActionClient(node, SynthesizeGrasp, "synthesize_grasp")
     wait_for(client.server_is_ready, 60.0, "the action server", proc)
     yield client, proc
