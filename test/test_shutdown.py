@@ -6,7 +6,6 @@ action goal that consults shutdown_requested() ends ABORTED and its client hears
 callback that never ends makes the node exit 1 after the timeout instead of hanging or crashing.
 """
 
-import inspect
 import signal
 import sys
 import uuid
@@ -15,7 +14,7 @@ import pytest
 
 from benchmarks.node_start_stop import Client, NodeProcess, run_cycle
 
-EXIT_BOUND_S = 12.0  # signal -> exit (the hand build's wait and the interpreter's exit included)
+EXIT_BOUND_S = 15.0  # signal -> exit: median 1.5 s, up to 9.5 s on 2 busy cores (the hand build, the interpreter exit)
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +41,9 @@ def test_retargeting_node_stops_cleanly(client, phase, sig):
 
 @pytest.mark.parametrize("phase, sig", [("idle", "SIGINT"), ("mid-goal", "SIGTERM")])
 def test_synthesis_server_stops_cleanly(client, phase, sig):
-    from gdexgrasp_ros.nodes import grasp_synthesis_server
-
     r = run_cycle("server", phase, signal.Signals[sig], 0, client)
     _check(r)
-    if phase == "mid-goal":
-        if "shutdown_requested" not in inspect.getsource(grasp_synthesis_server):
-            pytest.xfail("the server's should_cancel does not consult spin.shutdown_requested() yet")
+    if phase == "mid-goal":  # the goal's should_cancel consults shutdown_requested(): it ends early
         assert r.goal_status in ("aborted", "canceled"), f"the running goal ended {r.goal_status}\n{r.log}"
 
 
