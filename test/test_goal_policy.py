@@ -1,5 +1,6 @@
 """The server over DDS: its lifecycle transitions, and the goal policy with three concurrent clients."""
 
+import threading
 import time
 import uuid
 
@@ -131,11 +132,59 @@ def test_reject_answers_busy_while_a_goal_runs(graph):
     assert codes == [R.SUCCESS, R.BUSY, R.BUSY], codes
 
 
-def test_preempt_cancels_the_running_goal_for_the_newest(graph):
+class _Goal:
+    """One goal in flight: its handle, result and when the server began optimizing it."""
+
+    def __init__(self, client, goal, server):
+        self.optimizing = threading.Event()
+        wait_for(client.server_is_ready, 60.0, "the action server", server)
+        fut = client.send_goal_async(goal, feedback_callback=self._feedback)
+        wait_for(fut.done, 30.0, "goal acceptance", server)
+        self.handle, self.server = fut.result(), server
+        self.result = self.handle.get_result_async()
+
+    def _feedback(self, fb):
+        if fb.feedback.stage_name == "optimization":
+            self.optimizing.set()
+
+    def wait_optimizing(self):
+        wait_for(self.optimizing.is_set, 120.0, "the optimization stage", self.server)
+        return self
+
+    def outcome(self):
+        wait_for(self.result.done, 300.0, "a result", self.server)
+        return self.result.result().result
+
+
+def test_preempt_cancels_the_running_goal_and_answers_older_waiting_ones_busy(graph):
     node, clients, server = graph
     _set_policy(node, server, "preempt")
-    out = _send_all(clients[:2], _goal(), server, gap=1.5)
-    (first, _, _), (second, _, _) = out
-    assert first.error_code == R.CANCELED and "preempted" in first.error_string
-    assert second.error_code == R.SUCCESS
-    assert {t.stage for t in first.timings}, "a stopped goal reports the stages it ran"
+    first = _Goal(clients[0], _goal(), server).wait_optimizing()
+    second, third = _Goal(clients[1], _goal(), server), _Goal(clients[2], _goal(), server)
+    a, b, c = first.outcome(), second.outcome(), third.outcome()
+    assert a.error_code == R.CANCELED and "preempted" in a.error_string
+    assert {t.stage for t in a.timings} >= {"preprocess", "optimization"}, "a stopped goal reports its stages"
+    assert b.error_code in (R.BUSY, R.CANCELED), "only the newest goal runs to the end"
+    assert c.error_code == R.SUCCESS, c.error_string
+
+
+def test_a_waiting_goal_canceled_by_its_client_ends_at_once(graph):
+    node, clients, server = graph
+    _set_policy(node, server, "queue")
+    running = _Goal(clients[0], _goal(), server).wait_optimizing()
+    waiting = _Goal(clients[1], _goal(), server)
+    waiting.handle.cancel_goal_async()
+    res = waiting.outcome()
+    assert res.error_code == R.CANCELED and "waiting" in res.error_string
+    assert not running.result.done(), "answered while the running goal still runs"
+    assert running.outcome().error_code == R.SUCCESS
+
+
+def test_cleanup_is_refused_while_a_goal_runs(graph):
+    node, clients, server = graph
+    running = _Goal(clients[0], _goal(), server).wait_optimizing()
+    assert _transition(node, server, Transition.TRANSITION_DEACTIVATE)
+    assert not _transition(node, server, Transition.TRANSITION_CLEANUP), "its models are in use"
+    assert running.outcome().error_code == R.SUCCESS, "a goal already running finishes after deactivate"
+    assert _transition(node, server, Transition.TRANSITION_CLEANUP)
+    assert _state(node, server) == "unconfigured"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 from gdexgrasp_msgs.action import SynthesizeGrasp
 from gdexgrasp_msgs.msg import HandGrasp
@@ -39,11 +40,9 @@ class GraspSynthesisServer(LifecycleNode):
     def __init__(self, synthesizer: GraspSynthesizer | None = None, **kwargs):
         super().__init__("grasp_synthesis_server", **kwargs)
         self._start = P.declare(self, P.SERVER_PARAMETERS, P.server_cross_check)
-        self._injected, self._synthesizer, self._active, self._error = synthesizer, None, False, ""
+        self._injected, self._synthesizer, self._active, self._error, self._entities = synthesizer, None, False, "", []
         self._lock = threading.Lock()
-        self._latest_cloud: PointCloud2 | None = None
-        self._latest_instruction: str | None = None
-        self._entities: list = []
+        self._latest_cloud = self._latest_instruction = None  # the last PointCloud2 / String on the topics
         p = lambda name: self.get_parameter(name).value  # noqa: E731
         self._scheduler = GoalScheduler(lambda: p("goal_policy"), lambda: p("max_queued_goals"))
         if self._start["autostart"]:
@@ -70,12 +69,13 @@ class GraspSynthesisServer(LifecycleNode):
         latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
                              reliability=QoSReliabilityPolicy.RELIABLE)  # fmt: skip
         self._grasp_pub = self.create_publisher(HandGrasp, s["grasps_topic"], 10)
+        cloud, text = partial(self._keep, "_latest_cloud"), partial(self._keep, "_latest_instruction")
         self._entities = [
-            self.create_subscription(PointCloud2, s["cloud_topic"], self._on_cloud, qos_profile_sensor_data,
+            self.create_subscription(PointCloud2, s["cloud_topic"], cloud, qos_profile_sensor_data,
                                      callback_group=topics),
-            self.create_subscription(String, s["instruction_topic"], self._on_instruction, 10, callback_group=topics),
+            self.create_subscription(String, s["instruction_topic"], text, 10, callback_group=topics),
             # A volatile publisher cannot feed this one: that is expected, not worth a warning each time.
-            self.create_subscription(String, s["instruction_topic"], self._on_instruction, latched, callback_group=topics,
+            self.create_subscription(String, s["instruction_topic"], text, latched, callback_group=topics,
                                      event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda _e: None)),
             ActionServer(self, SynthesizeGrasp, s["action_name"], execute_callback=self._execute,
                          goal_callback=lambda _goal: GoalResponse.ACCEPT,  # every goal gets a coded result
@@ -95,6 +95,9 @@ class GraspSynthesisServer(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self._scheduler.busy():  # its models and action server are in use: refuse, say why
+            self.get_logger().error("cannot clean up while a goal runs: cancel it or wait for it")
+            return FAIL
         self._release()
         return OK
 
@@ -103,8 +106,7 @@ class GraspSynthesisServer(LifecycleNode):
         self._release()
         return OK
 
-    def _release(self) -> None:
-        """Free what configure built: the action server, the subscriptions, the models."""
+    def _release(self) -> None:  # what configure built: the action server, the subscriptions, the models
         for entity in self._entities:
             entity.destroy() if isinstance(entity, ActionServer) else self.destroy_subscription(entity)
         if self._entities:
@@ -113,18 +115,14 @@ class GraspSynthesisServer(LifecycleNode):
         with self._lock:
             self._latest_cloud = self._latest_instruction = None
 
-    # -- topics -------------------------------------------------------------------------------
-    def _on_cloud(self, msg: PointCloud2) -> None:
+    def _keep(self, name: str, value) -> None:  # the latest cloud / instruction, for goals that leave them empty
         with self._lock:
-            self._latest_cloud = msg
-
-    def _on_instruction(self, msg: String) -> None:
-        with self._lock:
-            self._latest_instruction = msg.data
+            setattr(self, name, value)
 
     # -- the action ---------------------------------------------------------------------------
     def _on_cancel(self, goal_handle) -> CancelResponse:
-        self.get_logger().info("cancel requested")
+        queued = self._scheduler.withdraw(goal_handle)  # a waiting goal ends now, not after the running one
+        self.get_logger().info("cancel requested" + (" (the goal was waiting)" if queued else ""))
         return CancelResponse.ACCEPT
 
     def _execute(self, goal_handle) -> SynthesizeGrasp.Result:
@@ -133,13 +131,14 @@ class GraspSynthesisServer(LifecycleNode):
             policy = self.get_parameter("goal_policy").value
             return self._finish(goal_handle, failure_msg(GraspError(ErrorCode.BUSY, f"another goal is running "
                                 f"(goal_policy {policy}, {self._scheduler.waiting()} waiting)")), 0.0)  # fmt: skip
-        try:
-            result = self._run(goal_handle, received)
+        if self._scheduler.withdrawn(goal_handle):
+            return self._finish(goal_handle, failure_msg(GraspError(ErrorCode.CANCELED, "canceled while waiting")), 0.0)
+        try:  # the result is set before the next goal starts (one at a time, also for the clients)
+            return self._finish(goal_handle, self._run(goal_handle, received), time.monotonic() - received)
         finally:
             # rclpy keeps the goal (with its cloud, MBs) until result_timeout; the cloud is not needed now.
             goal_handle.request.cloud = PointCloud2()
             self._scheduler.finished(goal_handle)
-        return self._finish(goal_handle, result, time.monotonic() - received)
 
     def _run(self, goal_handle, received: float) -> SynthesizeGrasp.Result:
         synthesizer = self._synthesizer
@@ -147,7 +146,8 @@ class GraspSynthesisServer(LifecycleNode):
             return failure_msg(GraspError(ErrorCode.NOT_ACTIVE, "the server is not active; activate it first"))
         try:
             with self._lock:
-                latest = (self._latest_cloud, self._latest_instruction)
+                text = self._latest_instruction
+                latest = (self._latest_cloud, None if text is None else text.data)
             names = tuple(n for n in self.get_parameter("label_names").value if n)
             request, header = goal_request(goal_handle.request, *latest, names, P.request_defaults(self),
                                            self._tf_buffer, received)  # fmt: skip
