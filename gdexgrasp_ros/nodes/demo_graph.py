@@ -141,7 +141,11 @@ def run_graph(out: pathlib.Path, iterations: int, robot: str, timeout: float) ->
     finally:
         probe.close()
         launcher.send_signal(signal.SIGINT)
-        code = launcher.wait(timeout=60)
+        try:
+            code = launcher.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            launcher.kill()  # never leave a graph running behind the demo
+            code = launcher.wait()
         print(f"[demo] graph stopped (launcher exit {code})", flush=True)
         if code != 0:
             raise RuntimeError(f"the graph did not shut down cleanly (launcher exit {code})")
@@ -149,13 +153,14 @@ def run_graph(out: pathlib.Path, iterations: int, robot: str, timeout: float) ->
 
 def _summary(scene, status: dict, probe: _Probe, seconds: float, out: pathlib.Path) -> dict:
     grasps = sorted(probe.grasps, key=lambda g: g.id)[: status["grasps"]]
-    js = probe.joint_states[-1]
+    js = probe.joint_states[-1] if probe.joint_states else None
     summary = {**status, "end_to_end_s": round(seconds, 2),
                "ranked_grasps": [{"id": g.id, "score": round(g.quality.score, 3),
                                   "penetration_mm": round(g.quality.penetration_depth * 1000, 2),
                                   "part_contact_ratio": round(g.quality.part_contact_ratio, 2),
                                   "contacts": g.quality.contact_count, "robot": g.robot_name} for g in grasps],
-               "robot_joint_state": dict(zip(js.name, (round(v, 3) for v in js.position), strict=True))}  # fmt: skip
+               "robot_joint_state": {} if js is None else dict(zip(js.name, (round(v, 3) for v in js.position),
+                                                                    strict=True))}  # fmt: skip
     (out / "result.json").write_text(json.dumps(summary, indent=2))
     if grasps:
         _render(scene, status, grasps, out)

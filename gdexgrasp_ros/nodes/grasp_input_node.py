@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from action_msgs.msg import GoalStatus
 from gdexgrasp_msgs.action import SynthesizeGrasp
 from gdexgrasp_msgs.msg import GraspArrangement, HandGrasp
 from rclpy.action import ActionClient
@@ -31,7 +32,7 @@ from std_msgs.msg import String
 from ..errors import ErrorCode
 from ..request import MAX_GRASPS_LIMIT
 from . import parameters as P
-from .spin import construct_or_exit, init, spin_until_shutdown
+from .spin import construct_or_exit, init, shutdown_requested, spin_until_shutdown
 
 FEEDBACK_LOG_PERIOD = 1.0  # seconds between two feedback log lines of a goal
 CODE_NAMES = {int(c): c.name for c in ErrorCode}
@@ -47,8 +48,7 @@ class _Goal:
 
     def cancel(self) -> None:  # (the node's lock held) now, or as soon as the server has accepted it
         self.superseded = True
-        if self.handle is not None:
-            self.handle.cancel_goal_async()
+        self.handle is not None and self.handle.cancel_goal_async()
 
 
 class GraspInputNode(Node):
@@ -119,7 +119,7 @@ class GraspInputNode(Node):
     def _wait(self, ready, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while not ready():
-            if time.monotonic() >= deadline or not self.context.ok():
+            if time.monotonic() >= deadline or not self.context.ok() or shutdown_requested():
                 return False
             time.sleep(0.05)
         return True
@@ -150,6 +150,8 @@ class GraspInputNode(Node):
 
     def _on_result(self, goal: _Goal, future) -> None:
         r = future.result().result
+        if future.result().status != GoalStatus.STATUS_SUCCEEDED and r.error_code == SynthesizeGrasp.Result.SUCCESS:
+            r.error_code, r.error_string = SynthesizeGrasp.Result.INTERNAL_ERROR, "the goal ended without a result"
         self._done(goal)
         if r.error_code == SynthesizeGrasp.Result.SUCCESS and not goal.superseded:
             for grasp in r.grasps:  # best first
