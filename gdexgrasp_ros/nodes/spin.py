@@ -125,7 +125,10 @@ class _PoolExecutor(Executor):
         """Spin until the running callbacks and the tasks they leave behind are done (or the deadline)."""
         self._draining = True
         while time.monotonic() < deadline and self.context.ok():
-            if not self._step(POLL_SECONDS if self.running() else 0.0) and not self.running():
+            busy = self.running()
+            # Done only when a look found nothing ready although nothing was running before it: a
+            # callback that ends during the look may have left a task (the next goal, a result).
+            if not self._step(POLL_SECONDS if busy else 0.0) and not busy and not self.running():
                 return
 
     def stop(self, deadline: float) -> bool:
