@@ -139,16 +139,26 @@ def test_no_action_server_is_a_clear_no_server_status(graph):
     graph.node.create_subscription(String, f"{ns}/status", lambda m: statuses.append(json.loads(m.data)), 10)
     cloud = graph.node.create_publisher(PointCloud2, f"{ns}/object_cloud", qos_profile_sensor_data)
     instruction = graph.node.create_publisher(String, f"{ns}/instruction", LATCHED)
+    stop = threading.Event()
     try:
         wait_for(lambda: instruction.get_subscription_count() >= 1, 30.0, "the input node", alone)
         wait_for(lambda: graph.node.count_publishers(f"{ns}/status") >= 1, 10.0, "its status publisher", alone)
-        for _ in range(5):  # best effort: a few, as a camera would
-            cloud.publish(arrays_to_cloud(np.zeros((10, 3)), Header(frame_id="camera_optical_frame")))
-            time.sleep(0.1)
+        # Best effort before discovery completes is dropped whole (CI once got NO_CLOUD): wait for the match,
+        # then keep publishing as a camera would until the answer comes.
+        wait_for(lambda: cloud.get_subscription_count() >= 1, 10.0, "its cloud subscription", alone)
+        message = arrays_to_cloud(np.zeros((10, 3)), Header(frame_id="camera_optical_frame"))
+
+        def camera():
+            while not stop.wait(0.1):
+                cloud.publish(message)
+
+        threading.Thread(target=camera, daemon=True).start()
+        time.sleep(1.0)
         instruction.publish(String(data=INSTRUCTION))
         wait_for(lambda: statuses, 15.0, "a status", alone)
         assert statuses[0]["error_code"] == "NO_SERVER" and f"{ns}/synthesize_grasp" in statuses[0]["error_string"]
     finally:
+        stop.set()
         log = stop_node(alone)
     assert alone.returncode == 0 and "Traceback" not in log, log
 
