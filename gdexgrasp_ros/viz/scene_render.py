@@ -99,7 +99,7 @@ def _draw_grid(path, rows: list[tuple[str, list[Mesh], list[Points]]], views, ti
         for c, (name, elev, azim) in enumerate(views):
             canvas = Canvas(look_rotation(elev, azim), center, extent, size)
             for v, f, rgb in meshes:
-                front = _facing(v, f, canvas.R[2])
+                front = front_faces(v, f, canvas.R[2])
                 canvas.mesh(v, f[front], rgb if np.ndim(rgb) == 1 else np.asarray(rgb)[front])
             for pts, rgb in points:
                 if len(pts):
@@ -113,7 +113,7 @@ def _draw_grid(path, rows: list[tuple[str, list[Mesh], list[Points]]], views, ti
     plt.close(fig)
 
 
-def _facing(vertices: np.ndarray, faces: np.ndarray, towards_viewer: np.ndarray) -> np.ndarray:
+def front_faces(vertices: np.ndarray, faces: np.ndarray, towards_viewer: np.ndarray) -> np.ndarray:
     """Faces turned towards the camera. Every mesh drawn here is closed and outward-oriented, so the
     others are hidden anyway: skipping them halves the rasteriser's per-triangle Python loop."""
     tri = vertices[faces]
