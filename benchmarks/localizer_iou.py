@@ -6,9 +6,10 @@ Evaluated on what the localizer was NOT fitted on (its part models are fitted on
 training categories only, see gdexgrasp_ros/stage1/localization/fit.py):
 - procedural UNSEEN categories (procedural.UNSEEN_CATEGORIES), --seeds objects each, area-uniform
   points with normals;
-- real part-labelled shapes from ../shared/data (PartNet-Mobility meshes sampled uniformly,
-  without normals, the bottle_cap's point sample, the AffordPose bottle), turned from their Y-up
-  frame to Z-up and scaled to a typical real size chosen per object type up front;
+- real part-labelled shapes from ../shared/data: PartNet-Mobility objects loaded as the benchmark
+  loads them (gdexgrasp_ros/benchmark/shapes.py: meshes sampled uniformly, without normals, the point
+  sample of a folder missing a mesh piece, turned from their Y-up frame to Z-up, scaled to the typical
+  size of their category, TYPICAL_EXTENT) and the AffordPose bottle (metric, turned to Z-up);
 - with --partial, single camera views: each procedural object alone on a table, rendered by the
   virtual depth camera (1 mm noise), preprocessed (up axis from the camera pose), once telling
   the localizer where the sensor was (SceneView.viewpoint) and once not.
@@ -27,20 +28,15 @@ import json
 import pathlib
 import sys
 import time
-import warnings
 
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from gdexgrasp_ros.benchmark.shapes import load_shape, shared_shapes, up_rotation  # noqa: E402
 from gdexgrasp_ros.geometry.sampling import farthest_point_sampling  # noqa: E402
 from gdexgrasp_ros.objects.camera import table_top_scene  # noqa: E402
-from gdexgrasp_ros.objects.loaders import (  # noqa: E402
-    load_affordpose_object,
-    load_partnet_mobility,
-    load_partnet_point_sample,
-    rescale_to_size,
-)
+from gdexgrasp_ros.objects.loaders import load_affordpose_object  # noqa: E402
 from gdexgrasp_ros.objects.part_object import PartObject  # noqa: E402
 from gdexgrasp_ros.objects.preprocess import PreprocessConfig, preprocess_cloud  # noqa: E402
 from gdexgrasp_ros.objects.procedural import generate_object  # noqa: E402
@@ -60,16 +56,15 @@ PROCEDURAL = [
 PROCEDURAL_EXTRA = [("watering can", "spout", "spout"), ("teapot", "spout", "spout"), ("frying pan", "body", "body"),
                     ("flashlight", "body", "body")]  # fmt: skip
 
-YUP_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-# Real shapes: (name, loader, largest extent in metres (typical real size, fixed a priori),
-# [(ground-truth part, queried name)]).
+# Real shapes: (name, source, [(ground-truth part, queried name)]); "shared" names a folder of
+# ../shared/data/partnet_mobility, "affordpose" the AffordPose sample.
 REAL = [
-    ("cup", "mesh", 0.12, [("handle", "handle")]),
-    ("kettle", "mesh", 0.25, [("handle", "handle"), ("lid", "lid")]),
-    ("bucket_100454", "mesh", 0.30, [("handle", "handle")]),
-    ("pot", "mesh", 0.30, [("lid", "lid")]),
-    ("bottle_cap", "point_sample", 0.22, [("lid", "cap")]),
-    ("affordpose_bottle", "affordpose", None, [("twist", "cap")]),
+    ("cup", "shared", [("handle", "handle")]),
+    ("kettle", "shared", [("handle", "handle"), ("lid", "lid")]),
+    ("bucket_100454", "shared", [("handle", "handle")]),
+    ("pot", "shared", [("lid", "lid")]),
+    ("bottle_cap", "shared", [("lid", "cap")]),
+    ("affordpose_bottle", "affordpose", [("twist", "cap")]),
 ]
 REAL_EXTRA = [("cup", "lid", "lid")]
 FAMILY = {"handle": "handle", "lid": "lid/cap", "cap": "lid/cap", "twist": "lid/cap", "trigger": "trigger"}
@@ -80,17 +75,12 @@ def iou(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sum(pred & truth) / union) if union else 0.0
 
 
-def load_real(data: pathlib.Path, name: str, kind: str, extent: float | None, n: int = 2048) -> PartObject:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # bottle_cap lists a missing mesh piece: the point sample is used
-        if kind == "affordpose":
-            obj = load_affordpose_object(data / "affordpose_sample" / "data.json", n=n, seed=0)
-        elif kind == "point_sample":
-            obj = load_partnet_point_sample(data / "partnet_mobility" / name, n=n, seed=0)
-        else:
-            obj = load_partnet_mobility(data / "partnet_mobility" / name, n=n, seed=0)
-    obj = obj.transformed(YUP_TO_ZUP, np.zeros(3))
-    return obj if extent is None else rescale_to_size(obj, extent)
+def load_real(data: pathlib.Path, name: str, source: str, n: int = 2048) -> PartObject:
+    if source == "affordpose":
+        obj = load_affordpose_object(data / "affordpose_sample" / "data.json", n=n, seed=0)
+        return obj.transformed(up_rotation("+y"), np.zeros(3))  # metric already: not rescaled
+    shapes = {pathlib.Path(s.path).name: s for s in shared_shapes(data)}
+    return load_shape(shapes[name], n_points=n, seed=0).obj
 
 
 def partial_view(obj: PartObject, seed: int, tell_viewpoint: bool, n: int = 2048) -> tuple[PartObject, SceneView]:
@@ -134,8 +124,8 @@ def evaluate_procedural(localizer, cases, seeds, partial: bool = False, viewpoin
 
 def evaluate_real(localizer, data: pathlib.Path, cases, n: int = 2048) -> dict:
     rows = {}
-    for name, kind, extent, parts in cases:
-        obj = load_real(data, name, kind, extent, n)
+    for name, source, parts in cases:
+        obj = load_real(data, name, source, n)
         for part, query in parts:
             rows[f"{name}/{part}"] = [run_case(localizer, obj, part, query)[0]]
     return rows
@@ -187,8 +177,8 @@ def main() -> int:
     real = {}
     if not args.no_real and data.is_dir():
         real = evaluate_real(localizer, data, REAL, args.points)
-        kinds = {name: (kind, extent) for name, kind, extent, _ in REAL}
-        extra = evaluate_real(localizer, data, [(n, *kinds[n], [(p, q)]) for n, p, q in REAL_EXTRA], args.points)
+        sources = {name: source for name, source, _ in REAL}
+        extra = evaluate_real(localizer, data, [(n, sources[n], [(p, q)]) for n, p, q in REAL_EXTRA], args.points)
         print_rows("real shapes (../shared/data)", real)
         print_rows("real shapes, outside the acceptance set", extra)
         summary["real_families"] = family_means(real)
