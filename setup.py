@@ -34,6 +34,7 @@ setup(
             "gdexgrasp-objects = gdexgrasp_ros.objects.gallery:main",
             "gdexgrasp-analyze = gdexgrasp_ros.stage1.analysis.cli:main",
             "gdexgrasp-build = gdexgrasp_ros.assets.cli:main",
+            "gdexgrasp-bench = gdexgrasp_ros.benchmark.cli:main",
             "retargeting_node = gdexgrasp_ros.nodes.retargeting_node:main",
             "grasp_input_node = gdexgrasp_ros.nodes.grasp_input_node:main",
         ],

@@ -19,6 +19,7 @@ from ..objects.part_object import PartMesh
 
 SdfFn = Callable[[np.ndarray], np.ndarray]
 CONTACT_THRESHOLD = 0.005  # m
+VOXEL_PITCH = 0.005  # m, intersection-volume voxels
 
 
 def _trimesh(mesh: PartMesh) -> trimesh.Trimesh:
@@ -31,7 +32,7 @@ def penetration_depth(hand_points: np.ndarray, object_mesh: PartMesh) -> float:
     return float(max(inside_depth.max(initial=0.0), 0.0))
 
 
-def object_voxels(object_mesh: PartMesh, pitch: float = 0.005, shell: bool = False) -> np.ndarray:
+def object_voxels(object_mesh: PartMesh, pitch: float = VOXEL_PITCH, shell: bool = False) -> np.ndarray:
     """Centres (M, 3) of the object's voxels at `pitch`: solid-filled, or the surface shell only."""
     vox = trimesh.voxel.creation.voxelize(_trimesh(object_mesh), pitch)
     if not shell:
@@ -39,7 +40,9 @@ def object_voxels(object_mesh: PartMesh, pitch: float = 0.005, shell: bool = Fal
     return vox.points
 
 
-def intersection_volume(object_mesh: PartMesh, hand_sdf: SdfFn, pitch: float = 0.005, shell: bool = False) -> float:
+def intersection_volume(
+    object_mesh: PartMesh, hand_sdf: SdfFn, pitch: float = VOXEL_PITCH, shell: bool = False
+) -> float:
     """Volume (m^3) of object voxels (pitch 0.5 cm) whose centres lie inside the hand.
 
     shell=False fills the object solid (the paper's solid intersection volume); shell=True

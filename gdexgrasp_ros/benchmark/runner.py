@@ -1,0 +1,197 @@
+"""Runs benchmark goals through the GraspSynthesizer, in worker processes, one record per goal.
+
+A goal's cloud is what its mode says: `inferred`, the complete shape sampled into an unlabelled
+cloud in its object frame; `gt`, the same cloud carrying the ground-truth part labels and names;
+`camera`, one virtual 640x480 depth view of the shape alone on a table from a seeded viewpoint
+(30-50 degrees above the table, random azimuth, 0.6-0.9 m away; objects.camera.table_top_scene),
+unlabelled, in the camera's optical frame. The grasps come back in the cloud's frame and are
+moved into the object frame to be judged (evaluate.py) on the shape's mesh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import SynthesizerConfig
+from ..errors import GraspError
+from ..objects.camera import table_top_scene
+from ..objects.part_object import sample_mesh
+from ..pipeline import GraspSynthesizer
+from ..request import RawRequest, validate_request
+from ..stage3.optimizer import OptimizerConfig
+from . import evaluate as E
+from .plan import Goal
+from .shapes import load_shape
+
+GOAL_TIMEOUT = 900.0  # s: generous, a benchmark measures latency rather than enforcing it
+PNG_POINTS = 3000  # object points kept per goal for the grid PNG
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    out_dir: str
+    up: str = "+z"
+    extents: tuple[tuple[str, float], ...] = ()  # (category or "*", metres) overrides of the typical size
+    cloud_points: int = 8192  # points of a complete cloud (mesh samples)
+    max_grasps: int = 3  # top-k returned per goal
+    simulate_top: int = 1  # grasps per goal simulated (best first); the rest get NaN
+    six_direction: tuple[tuple[str, str], ...] = (("full", "gt"),)  # (preset, mode): six-direction mean (best grasp)
+    six_shapes: frozenset = frozenset()  # ... on these shapes only (it costs ~6 simulations)
+
+    def extent_for(self, category: str) -> float | None:
+        table = dict(self.extents)
+        return table.get(category, table.get("*"))
+
+
+class Worker:
+    """Per-process state: synthesizers per (preset, schedule) and the last shapes loaded."""
+
+    def __init__(self, options: RunOptions):
+        self.options = options
+        self.synthesizers: dict[tuple, GraspSynthesizer] = {}
+        self.shapes: dict[str, tuple] = {}
+
+    def synthesizer(self, goal: Goal) -> GraspSynthesizer:
+        key = (goal.preset, goal.iterations, goal.seed)
+        if key not in self.synthesizers:
+            a, b = goal.iterations
+            cfg = SynthesizerConfig(preset=goal.preset, seed=goal.seed, device="cpu",
+                                    optimizer=OptimizerConfig(iterations_a=a, iterations_b=b, seed=goal.seed))  # fmt: skip
+            self.synthesizers[key] = GraspSynthesizer(cfg)
+        return self.synthesizers[key]
+
+    def shape(self, goal: Goal):
+        key = (goal.shape.shape_id, goal.target_parts, goal.scene_seed)
+        if key not in self.shapes:
+            if len(self.shapes) > 4:
+                self.shapes.pop(next(iter(self.shapes)))
+            loaded = load_shape(goal.shape, up=self.options.up, extent=self.options.extent_for(goal.shape.category),
+                                seed=goal.scene_seed)  # fmt: skip
+            ref = E.make_reference(loaded.obj, goal.target_parts, loaded.closed, goal.scene_seed)
+            self.shapes[key] = (loaded, ref)
+        return self.shapes[key]
+
+    def run(self, goal: Goal) -> dict:
+        record = goal_record(goal)
+        try:
+            self._run(goal, record)
+        except Exception as err:  # noqa: BLE001 - a crash is recorded and counted, the run goes on
+            record.update(status="CRASH", error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
+        return record
+
+    def _run(self, goal: Goal, record: dict) -> None:
+        loaded, ref = self.shape(goal)
+        record["closed"], record["has_mesh"] = loaded.closed, loaded.obj.mesh is not None
+        built = build_request(goal, loaded.obj, self.options.cloud_points)
+        if built is None:
+            record.update(status="SKIPPED", error="camera mode needs a mesh to render; this shape is points only")
+            return
+        raw, to_object = built
+        synth = self.synthesizer(goal)
+        started = time.perf_counter()
+        try:
+            result = synth.synthesize(validate_request(raw))
+        except GraspError as err:
+            record.update(status=err.code.name, error=err.message, latency_s=time.perf_counter() - started,
+                          timings=dict(err.timings or {}))  # fmt: skip
+            return
+        record.update(status="SUCCESS", latency_s=time.perf_counter() - started, timings=dict(result.timings))
+        self._judge(goal, record, result, ref, to_object, synth)
+
+    def _judge(self, goal: Goal, record: dict, result, ref: E.Reference, to_object: np.ndarray, synth) -> None:
+        R0, t0 = to_object[:3, :3], to_object[:3, 3]
+        record["analysis"] = E.analysis_correct(result.arrangement, goal.instruction.affordance, goal.instruction.part,
+                                                goal.target_parts)  # fmt: skip
+        points_obj = None if result.object_points is None else result.object_points @ R0.T + t0
+        located = result.localization is not None
+        record["localizer_iou"] = E.localizer_iou(ref, points_obj, result.part_mask) if located else math.nan
+        hand = synth._hand("open_hand")
+        faces = hand.faces.cpu().numpy()
+        grasps, rotations, translations, joints = [], [], [], []
+        for rank, g in enumerate(result.grasps):
+            vertices, R, t = g.vertices @ R0.T + t0, R0 @ g.rotation, R0 @ g.translation + t0
+            six = rank == 0 and (goal.preset, goal.mode) in self.options.six_direction \
+                and goal.shape.shape_id in self.options.six_shapes  # fmt: skip
+            judged = E.judge_grasp(ref, hand, faces, vertices, R, t, g.joints, rank < self.options.simulate_top, six)
+            grasps.append({"rank": rank, **judged, "reported": E.reported(g.quality), "loss": g.loss})
+            rotations.append(R)
+            translations.append(t)
+            joints.append(g.joints)
+            if rank == 0:
+                record["png"] = save_png_arrays(self.options.out_dir, goal.key, ref, vertices)
+        record.update(grasps=grasps, n_grasps=len(grasps), diversity=E.diversity(rotations, translations, joints))
+
+
+def goal_record(goal: Goal) -> dict:
+    return {
+        "key": goal.key, "mode": goal.mode, "preset": goal.preset, "iterations": sum(goal.iterations),
+        "schedule": list(goal.iterations), "seed": goal.seed, "shape": goal.shape.shape_id,
+        "category": goal.shape.category, "source": goal.shape.source, "instruction": goal.instruction.text,
+        "instruction_origin": goal.instruction.origin, "affordance": goal.instruction.affordance,
+        "part": goal.instruction.part, "target_parts": list(goal.target_parts), "status": "", "error": "",
+        "grasps": [], "n_grasps": 0,
+    }  # fmt: skip
+
+
+def build_request(goal: Goal, obj, cloud_points: int) -> tuple[RawRequest, np.ndarray] | None:
+    """The goal's raw request and the transform from its cloud's frame to the object frame (4x4)."""
+    common = dict(instruction=goal.instruction.text, object_category=goal.shape.category, max_grasps=3,
+                  robot_hand="none", timeout=GOAL_TIMEOUT)  # fmt: skip
+    if goal.mode == "camera":
+        if obj.mesh is None:
+            return None
+        scene = table_top_scene(obj, [], seed=goal.scene_seed)
+        placed = scene.objects[0].mesh.vertices[0] - obj.mesh.vertices[0]  # the table scene only translates
+        to_object = scene.cloud.cam_to_world.copy()
+        to_object[:3, 3] -= placed
+        return RawRequest(points=scene.cloud.points, frame_id="camera_optical_frame", **common), to_object
+    if obj.mesh is not None:
+        points, _, labels = sample_mesh(obj.mesh, cloud_points, goal.scene_seed)
+    else:
+        points, labels = obj.points, obj.part_ids
+    raw = RawRequest(points=points, frame_id="object", **common)
+    if goal.mode == "gt":
+        raw.labels, raw.part_names = labels, tuple(obj.part_names)
+    return raw, np.eye(4)
+
+
+def png_name(key: str) -> str:
+    return hashlib.sha1(key.encode()).hexdigest()[:16] + ".npz"
+
+
+def save_png_arrays(out_dir: str, key: str, ref: E.Reference, hand_vertices: np.ndarray) -> str:
+    """The best grasp and a subsample of the object, for the PNG grid (object frame)."""
+    folder = Path(out_dir) / "arrays"
+    folder.mkdir(parents=True, exist_ok=True)
+    pick = np.random.default_rng(0).permutation(len(ref.points))[:PNG_POINTS]
+    name = png_name(key)
+    np.savez_compressed(folder / name, object_points=ref.points[pick].astype(np.float32), part_mask=ref.target[pick],
+                        hand_vertices=hand_vertices.astype(np.float32))  # fmt: skip
+    return name
+
+
+# -- process pool entry points (module level so they pickle) --------------------------------------
+_WORKER: Worker | None = None
+
+
+def init_worker(options: RunOptions) -> None:
+    global _WORKER
+    import os
+
+    import torch
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch.set_num_threads(1)
+    _WORKER = Worker(options)
+
+
+def run_goal(goal: Goal) -> dict:
+    assert _WORKER is not None, "init_worker was not called"
+    return _WORKER.run(goal)
