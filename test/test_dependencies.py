@@ -118,6 +118,8 @@ RULES = {
                 forbidden=tuple(sorted(ROS_PACKAGES)), exempt=tuple(_pkg("nodes"))),
     "nodes": Rule("the nodes are the top layer: nothing else imports them", (PACKAGE,),
                   forbidden=tuple(_pkg("nodes")), exempt=tuple(_pkg("nodes"))),
+    "benchmark": Rule("the benchmark judges the library from outside: nothing else imports it", (PACKAGE,),
+                      forbidden=tuple(_pkg("benchmark")), exempt=tuple(_pkg("benchmark"))),
 }  # fmt: skip
 
 
