@@ -198,7 +198,8 @@ def read_records(path: Path) -> dict[str, dict]:
 
 
 def run_goals(goals: list[Goal], options: RunOptions, workers: int, path: Path) -> None:
-    todo = [g for g in unique_goals(goals) if g.key not in read_records(path)]
+    done = {k for k, r in read_records(path).items() if r["status"] != "CRASH"}  # a crash is retried
+    todo = [g for g in unique_goals(goals) if g.key not in done]
     if not todo:
         return
     # Shapes in order so a worker's shape cache hits; each goal is written as soon as it is done.

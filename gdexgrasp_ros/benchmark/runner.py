@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import SynthesizerConfig
 from ..errors import GraspError
-from ..objects.camera import table_top_scene
+from ..objects.camera import table_size_for, table_top_scene
 from ..objects.part_object import sample_mesh
 from ..pipeline import GraspSynthesizer
 from ..request import RawRequest, validate_request
@@ -147,7 +147,7 @@ def build_request(goal: Goal, obj, cloud_points: int) -> tuple[RawRequest, np.nd
     if goal.mode == "camera":
         if obj.mesh is None:
             return None
-        scene = table_top_scene(obj, [], seed=goal.scene_seed)
+        scene = table_top_scene(obj, [], seed=goal.scene_seed, table_size=table_size_for(obj))
         placed = scene.objects[0].mesh.vertices[0] - obj.mesh.vertices[0]  # the table scene only translates
         to_object = scene.cloud.cam_to_world.copy()
         to_object[:3, 3] -= placed

@@ -171,6 +171,13 @@ def _footprint(mesh: PartMesh) -> tuple[np.ndarray, float]:
     return center, float(np.linalg.norm(mesh.vertices[:, :2] - center, axis=1).max())
 
 
+def table_size_for(target: PartObject, minimum: float = 0.8, margin: float = 0.1) -> float:
+    """A square table's side (m) that holds the target: `minimum`, or its footprint plus a margin when larger
+    (a broom lying down)."""
+    radius = _footprint(target.mesh)[1]
+    return minimum if 2 * radius <= minimum else 2 * radius + margin
+
+
 def _place(obj: PartObject, xy: np.ndarray) -> PartObject:
     """Translate so the footprint centre is at xy and the lowest vertex rests on z = 0."""
     center, _ = _footprint(obj.mesh)
