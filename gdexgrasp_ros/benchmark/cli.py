@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -59,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--modes", default=",".join(MODES), help="inferred,gt,camera")
     p.add_argument("--presets", default="", help="Table 1/2 presets to run (default: every preset)")
     p.add_argument("--table2-mode", default="inferred", choices=MODES, help="mode the ablations run in")
-    p.add_argument("--table2-per-category", type=int, default=2, help="shapes per category the ablations run on")
+    p.add_argument("--table2-per-category", type=int, default=1, help="shapes per category the ablations run on")
     p.add_argument("--iterations", type=int, nargs=2, default=(700, 700), metavar=("A", "B"),
                    help="optimizer iterations of sub-stages A and B (the shipped default: 700 700)")  # fmt: skip
     p.add_argument("--sweep", default=",".join(map(str, DEFAULT_SWEEP)),
@@ -243,6 +244,15 @@ def annotate(records: dict[str, dict], goals: list[Goal], sweep: list[Goal]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM unwinds like Ctrl-C, so the worker pool is terminated with the run (not left orphaned).
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
