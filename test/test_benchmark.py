@@ -3,7 +3,12 @@ mesh files (OBJ + Princeton-style face-label files) whose figures must come from
 
 import json
 import math
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -163,3 +168,37 @@ def test_a_removed_shape_file_changes_the_counts_and_nothing_reruns(quick_run):
     row = next(line for line in (out / "table1.md").read_text().splitlines() if line.startswith("| Ours* (complete"))
     old = next(line for line in first["table1.md"].splitlines() if line.startswith("| Ours* (complete"))
     assert row.strip("|").split("|")[-1].strip() == "1" and old.strip("|").split("|")[-1].strip() == "2"
+
+
+def test_sigterm_stops_the_run_and_its_workers(tmp_path):
+    """A benchmark stopped with SIGTERM (a scheduler's kill) leaves no worker processes running."""
+    out = tmp_path / "bench"
+    proc = subprocess.Popen([sys.executable, "-m", "gdexgrasp_ros.benchmark", "--quick", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    children: list[int] = []
+    while time.monotonic() < deadline and not children:
+        time.sleep(0.5)
+        ps = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        children = [int(p) for p in ps]
+    assert children, "the run never started its workers"
+    proc.send_signal(signal.SIGTERM)
+    try:
+        assert proc.wait(timeout=30) == 143
+        time.sleep(1.0)
+        alive = [p for p in children if "zombie" not in _state(p) and _state(p) != "gone"]
+        assert not alive, f"workers {alive} outlived the run"
+    finally:  # never leave a failed run's processes behind
+        for pid in children:
+            if _state(pid) != "gone":
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next((line for line in f if line.startswith("State:")), "").lower()
+    except OSError:
+        return "gone"
