@@ -146,7 +146,7 @@ def _sphere_directions(n: int) -> np.ndarray:
     return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
 
 
-def _tangent_basis(normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tangent_basis(normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two unit vectors spanning each normal's orthogonal plane."""
     ref = np.where(np.abs(normals[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
     u = np.cross(normals, ref)
@@ -156,7 +156,7 @@ def _tangent_basis(normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _splat_scene(points: np.ndarray, normals: np.ndarray, half: float) -> o3d.t.geometry.RaycastingScene:
     """Ray-casting scene of one square (two triangles: 2i, 2i + 1) per point in its tangent plane."""
-    u, v = _tangent_basis(normals)
+    u, v = tangent_basis(normals)
     corners = [points + half * (a * u + b * v) for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
     vertices = np.stack(corners, axis=1).reshape(-1, 3)
     base = 4 * np.arange(len(points))[:, None]
@@ -173,7 +173,7 @@ def _visibility_votes(points: np.ndarray, normals: np.ndarray, s: float, cfg: Ou
     reach = float(np.linalg.norm(points, axis=1).max()) + margin
     votes, weight = np.zeros(len(points)), np.zeros(len(points))
     for d in _sphere_directions(cfg.views):
-        e1, e2 = (b[0] for b in _tangent_basis(d[None]))
+        e1, e2 = (b[0] for b in tangent_basis(d[None]))
         a, b = points @ e1, points @ e2
         step = cfg.ray_spacing * s
         cells = (np.ptp(a) + 2 * margin) * (np.ptp(b) + 2 * margin) / step**2
@@ -311,7 +311,7 @@ def _front_share(pts: np.ndarray, view: np.ndarray, cell: float = 1.5, depth: fl
     if c.min() < 0.2:  # more than ~78 degrees off the mean direction
         return 0.0
     s = point_spacing(pts)
-    e1, e2 = (b[0] for b in _tangent_basis(axis[None]))
+    e1, e2 = (b[0] for b in tangent_basis(axis[None]))
     size = cell * s / float(np.median(r))  # gnomonic-plane cell: about cell spacings at the typical range
     ix = np.floor((u @ e1) / c / size).astype(np.int64)
     iy = np.floor((u @ e2) / c / size).astype(np.int64)

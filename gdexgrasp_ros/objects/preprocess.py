@@ -26,7 +26,7 @@ import numpy as np
 import open3d as o3d
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
+from scipy.spatial import Delaunay, QhullError, cKDTree
 
 from ..geometry import normals as N
 from ..geometry.sampling import farthest_point_sampling
@@ -384,13 +384,15 @@ def _support_plane(points: np.ndarray, plane: np.ndarray, config: PreprocessConf
     turned towards the objects; None if it is part of the object.
 
     A complete object has flat faces and bases that pass the flatness test and may hold more than
-    plane_min_fraction of its voxels (a box's face, a pan's bottom, a whole pair of scissors). Such
-    a face is bounded by the object: the rest of the object, projected onto the plane, covers it.
+    plane_min_fraction of its voxels (a box's face, a pan's bottom, a tray's floor, a whole pair of
+    scissors). Such a face is bounded by the object: it lies within the outline of the rest of the
+    object projected onto the plane (the other side of the solid, or the walls or rim around it).
     A table reaches beyond the objects standing on it and has them on one side only. So the plane
     is removed only if at most support_far_side of the off-plane voxels lie on its far side and at
-    least support_beyond of its inliers are more than 2 cluster_eps from the off-plane voxels'
-    projection onto it; it is then oriented towards the objects (the viewpoint of a complete cloud,
-    e.g. an object frame's origin on the plane, says nothing about sides).
+    least support_beyond of its inliers lie outside the convex outline of the off-plane voxels'
+    projection and more than 2 cluster_eps from any of them; it is then oriented towards the
+    objects (the viewpoint of a complete cloud, e.g. an object frame's origin on the plane, says
+    nothing about sides).
     """
     dist = points @ plane[:3] + plane[3]
     above, below = dist > config.plane_distance, dist < -config.plane_distance
@@ -400,10 +402,16 @@ def _support_plane(points: np.ndarray, plane: np.ndarray, config: PreprocessConf
         return None
     flip = 1.0 if above.sum() >= below.sum() else -1.0
     side = above if flip > 0 else below
-    normal = plane[:3]
-    flat = lambda p: p - np.outer(p @ normal, normal)  # noqa: E731 - projection onto the plane
-    near, _ = cKDTree(flat(points[side])).query(flat(points[inliers]), distance_upper_bound=2 * config.cluster_eps)
-    if np.mean(~np.isfinite(near)) < config.support_beyond:
+    e1, e2 = N.tangent_basis(plane[None, :3])
+    flat = lambda p: np.stack([p @ e1[0], p @ e2[0]], axis=1)  # noqa: E731 - coordinates in the plane
+    objects, support = flat(points[side]), flat(points[inliers])
+    near, _ = cKDTree(objects).query(support, distance_upper_bound=2 * config.cluster_eps)
+    beyond = ~np.isfinite(near)
+    try:
+        beyond &= Delaunay(objects).find_simplex(support) < 0  # outside the objects' convex outline
+    except QhullError:  # the objects project onto a line or a point: no outline
+        pass
+    if np.mean(beyond) < config.support_beyond:
         return None
     return flip * plane
 
