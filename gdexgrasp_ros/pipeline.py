@@ -29,7 +29,7 @@ from .hand import load_hand_model
 from .metrics.contact import contact_mask
 from .metrics.quality import GraspQuality, evaluate_grasp
 from .objects.part_object import PartObject
-from .objects.preprocess import CloudUnitsError, estimate_normals, preprocess_cloud
+from .objects.preprocess import CloudUnitsError, estimate_normals, preprocess_cloud, resolve_cloud_kind_of
 from .request import SynthesisRequest
 from .stage1.analysis.base import Arrangement
 from .stage1.localization.base import DenseCloud, LocalizationResult, SceneView
@@ -62,6 +62,8 @@ class PreparedObject:
     obj: PartObject
     view: SceneView
     dense: DenseCloud | None = None
+    cloud_kind: str = "camera"  # "camera" | "complete": what the cloud was taken to be
+    cloud_note: str = ""  # how the kind was decided and where the normals came from
 
 
 @dataclass
@@ -91,11 +93,15 @@ class SynthesisResult:
     components: dict[str, str] = field(default_factory=dict)  # stage -> what ran ("skipped" if nothing)
     object_points: np.ndarray | None = None  # the processed object cloud the grasps refer to
     part_mask: np.ndarray | None = None
+    cloud_kind: str = ""  # "camera" | "complete": what the goal's cloud was taken to be ("" before preprocessing)
+    cloud_note: str = ""  # e.g. "complete (detected: ...), normals estimated outward"
 
     @property
     def rationale(self) -> str:
         """Why these grasps, assembled from what actually ran."""
         parts = [f"preset {self.preset}"]
+        if self.cloud_note:
+            parts.append(f"cloud: {self.cloud_note}")
         if self.arrangement is not None and self.arrangement.rationale:
             parts.append(f"analysis: {self.arrangement.rationale}")
         if self.localization is not None:
@@ -171,6 +177,7 @@ class GraspSynthesizer:
             prepared = self._preprocess(request, run.check_deadline)
         obj = prepared.obj
         result.object_points = obj.points
+        result.cloud_kind, result.cloud_note = prepared.cloud_kind, prepared.cloud_note
         if self.components.analysis:
             with run.stage("analysis", result):
                 result.arrangement = self._analyze(request, obj)
@@ -215,20 +222,30 @@ class GraspSynthesizer:
     def _preprocess(self, request: SynthesisRequest, check) -> PreparedObject:
         up = np.asarray(self.config.up_axis, dtype=float)
         labels, dense = request.labels, None
+        pre = self.config.preprocess_config
+        kind = self.config.cloud_kind if self.config.cloud_kind != "auto" else pre.cloud_kind
+        organised = request.organized_shape is not None
         if self.config.preprocess:
             try:
-                out = preprocess_cloud(request.points, self.config.preprocess_config, labels=labels,
-                                       viewpoint=request.viewpoint, check=check)  # fmt: skip
+                out = preprocess_cloud(request.points, pre, labels=labels, viewpoint=request.viewpoint, check=check,
+                                       normals=request.normals, cloud_kind=kind, organised=organised)  # fmt: skip
             except CloudUnitsError as err:
                 raise GraspError(ErrorCode.INVALID_GOAL, str(err)) from err
             except ValueError as err:
                 raise GraspError(ErrorCode.EMPTY_CLOUD, f"preprocessing found no object: {err}") from err
             points, normals, labels = out.points, out.normals, out.labels
             dense = DenseCloud(out.object_points, out.object_normals, out.object_rows)
-            if out.plane is not None:  # the table's normal, towards the camera: the scene's up
+            if out.plane is not None:  # the support's normal, towards the objects: the scene's up
                 up = out.plane[:3]
+            kind, source = out.cloud_kind, out.kind_source
         else:
-            points, normals = request.points, estimate_normals(request.points, request.viewpoint)
+            kind, source = resolve_cloud_kind_of(request.points, request.viewpoint, kind, organised)
+            points = request.points
+            normals = request.normals if request.normals is not None else \
+                estimate_normals(points, request.viewpoint, pre, kind)  # fmt: skip
+        estimated = "outward" if kind == "complete" else "towards the viewpoint"
+        note = f"{kind} ({source}), " + ("normals from the cloud" if request.normals is not None else
+                                         f"normals estimated {estimated}")  # fmt: skip
         part_names = list(request.part_names)
         if labels is not None and part_names:
             ids = np.asarray(labels, dtype=np.int64)
@@ -236,8 +253,10 @@ class GraspSynthesizer:
         else:
             ids, part_names = np.full(len(points), -1), []
         obj = PartObject(points, normals, ids, part_names, request.object_category, "request")
-        view = SceneView(tuple(float(v) for v in up / np.linalg.norm(up)), tuple(float(v) for v in request.viewpoint))
-        return PreparedObject(obj, view, dense)
+        # A complete cloud has no sensor: the localizer must not take its far side for unseen.
+        viewpoint = tuple(float(v) for v in request.viewpoint) if kind == "camera" else None
+        view = SceneView(tuple(float(v) for v in up / np.linalg.norm(up)), viewpoint)
+        return PreparedObject(obj, view, dense, kind, note)
 
     def _analyze(self, request: SynthesisRequest, obj: PartObject) -> Arrangement:
         analyzer = self._get_analyzer()
