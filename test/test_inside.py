@@ -7,7 +7,7 @@ import torch
 import trimesh
 
 from gdexgrasp_ros.geometry.inside import InsideTest, inside_depth, winding_number
-from gdexgrasp_ros.geometry.rotations import matrix_to_rot6d
+from gdexgrasp_ros.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
 from gdexgrasp_ros.hand import OpenHand
 from gdexgrasp_ros.objects.part_object import PartMesh, PartObject, sample_mesh
 from gdexgrasp_ros.objects.procedural import generate_object
@@ -137,3 +137,106 @@ def test_a_hand_resting_on_the_outside_pays_nothing(hand):
     for complete in (True, False):
         terms = _physical_terms(hand, _cloud(table), pose, complete=complete)
         assert terms["revpen"] < 1e-4 and terms["pen"] < 1e-4, (complete, terms)
+
+
+# -- stage 2: initial poses start outside the object --------------------------------------------------
+def test_initial_hands_that_start_inside_are_pushed_out_along_their_approach(hand):
+    from gdexgrasp_ros.metrics.contact import penetration_depth
+    from gdexgrasp_ros.stage2.generation import GenerationInput, make_generator
+
+    obj = generate_object("mug", seed=0)
+    prior = posture_prior(hand, "handle-grip", "handle")
+    q = torch.as_tensor(prior.joints, dtype=torch.float32).expand(16, -1)
+
+    def placed(complete):
+        query = GenerationInput(obj.points, obj.normals, obj.part_mask("handle"), 16, hand, 0, complete=complete,
+                                joints=prior.joints)  # fmt: skip
+        poses = make_generator("part_facing").generate(query)
+        depths = [penetration_depth(v.numpy(), obj.mesh) for v in hand.forward(poses.rot6d, poses.trans, q).vertices]
+        return poses, np.array(depths)
+
+    raw, raw_depth = placed(False)
+    cleared, depth = placed(True)
+    inside = raw_depth > 0.002
+    assert inside.sum() >= 4, "the curled fingers of hands 2 cm from a mug's handle reach into its body"
+    assert depth.max() < 0.002, depth
+    moved = (cleared.trans - raw.trans).norm(dim=1).numpy() > 0
+    assert (moved == inside).all()
+    torch.testing.assert_close(cleared.rot6d, raw.rot6d)  # still facing the part, only further out
+    away = -(rot6d_to_matrix(raw.rot6d) @ hand.palm_normal)
+    shift = cleared.trans - raw.trans
+    torch.testing.assert_close(shift, (shift * away).sum(1, keepdim=True) * away, atol=1e-5, rtol=0)
+    assert f"{inside.sum()} of 16 started inside the object" in cleared.description
+    assert "started inside" not in raw.description
+
+
+# -- the reported quality of a grasp on a complete cloud -------------------------------------------------
+def _on_a_suitcase(hand, depth):
+    """The flat hand against the suitcase's broad +y face, palm towards it; its lowest point `depth` m
+    under the face (negative: above it)."""
+    obj = generate_object("suitcase", seed=0)
+    body = obj.points[obj.part_ids == obj.part_id("body")]
+    face = float(body[:, 1].max())
+    R = torch.tensor([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # the palm normal (hand -z) to world -y
+    r6, t, q = _flat_hand(hand, [0.0, 0.0, 0.23], R)
+    lowest = float(hand.forward(r6, t, q).vertices[0, :, 1].min())
+    return obj, (r6, t + torch.tensor([0.0, face - depth - lowest, 0.0]), q)
+
+
+def test_a_buried_hand_reports_its_true_depth_and_ranks_below_a_resting_one(hand):
+    from gdexgrasp_ros.metrics import contact as M
+    from gdexgrasp_ros.metrics.quality import evaluate_grasp
+
+    everything = None
+    reports = {}
+    for name, depth in (("buried", 0.04), ("resting", -0.002)):
+        obj, pose = _on_a_suitcase(hand, depth)
+        everything = np.ones(len(obj), dtype=bool)
+        out = hand.forward(*pose)
+        verts = out.vertices[0].numpy()
+
+        def sdf(p, out=out):
+            return hand.signed_distance(out, torch.as_tensor(p, dtype=torch.float32)[None])[0].numpy()
+
+        truth = M.penetration_depth(verts, obj.mesh)  # trimesh signed distance on the closed mesh
+        complete = evaluate_grasp(verts, obj.points, obj.normals, everything, hand_sdf=sdf, complete=True)
+        camera = evaluate_grasp(verts, obj.points, obj.normals, everything, hand_sdf=sdf)
+        reports[name] = complete
+        assert abs(complete.penetration_depth - truth) < 0.003, (name, complete.penetration_depth, truth)
+        true_volume = M.intersection_volume(obj.mesh, sdf)
+        assert abs(complete.intersection_volume - true_volume) <= 0.15 * true_volume + 2e-6, (name, true_volume)
+        assert np.isnan(camera.intersection_volume) and np.isnan(camera.inside_fraction)
+        assert np.isnan(complete.simulation_displacement), "no closed surface: not simulated"
+        if name == "buried":
+            assert truth > 0.035 and complete.inside_fraction > 0.5 and complete.contact_count > 0
+            assert camera.penetration_depth < truth - 0.01, "the 2 cm guard cannot see this deep"
+    buried, resting = reports["buried"], reports["resting"]
+    assert resting.penetration_depth == 0.0 and resting.inside_fraction == 0.0 and resting.contact_count > 0
+    assert buried.score < 0.1 < 0.5 < resting.score
+
+
+def test_ranking_discounts_the_share_of_the_hand_inside():
+    from gdexgrasp_ros.metrics.quality import ranking_score
+
+    assert ranking_score(1.0, 0.0, 0.0, 5, inside_fraction=0.0) == pytest.approx(1.0)
+    assert ranking_score(1.0, 0.0, 0.0, 5, inside_fraction=0.1) == pytest.approx(0.8)
+    assert ranking_score(1.0, 0.0, 0.0, 5, inside_fraction=0.6) == 0.0
+    assert ranking_score(1.0, 0.0, 0.0, 5, inside_fraction=float("nan")) == pytest.approx(1.0)  # camera view
+
+
+def test_the_pipeline_judges_a_complete_cloud_with_the_inside_test(hand):
+    from gdexgrasp_ros.pipeline import GraspSynthesizer
+
+    obj, resting = _on_a_suitcase(hand, -0.002)
+    _, buried = _on_a_suitcase(hand, 0.04)
+    everything = np.ones(len(obj), dtype=bool)
+    prior = posture_prior(hand, "wrap-around-grip", "body")
+    r6, t, q = (torch.cat(pair) for pair in zip(buried, resting, strict=True))
+    opt = PriorGuidedOptimizer(hand, OptimizerConfig(mode="none")).run(
+        ObjectContext(obj, everything, "cpu", complete=True), prior, r6, t, joints=q
+    )
+    grasps = GraspSynthesizer()._evaluate(hand, opt, obj, everything, prior, 2, part_known=True, check=lambda: None,
+                                          complete=True)  # fmt: skip
+    assert len(grasps) == 2 and grasps[0].quality.penetration_depth == 0.0, "the resting hand ranks first"
+    assert grasps[1].quality.penetration_depth > 0.035 and grasps[1].quality.intersection_volume > 1e-5
+    assert opt.terms["revpen"][0] > 1.0 and opt.terms["revpen"][1] < 1e-4
