@@ -158,7 +158,7 @@ class PriorGuidedOptimizer:
                     raise GraspError(ErrorCode.CANCELED, f"canceled during optimization ({name}, iteration {it})")
                 out = self.hand.forward(r, t, q, self.scored)
                 if it % self.cfg.refresh_every == 0:
-                    cache = self._refresh(obj, out)
+                    cache = self._refresh(obj, out, full=(name != "A"))
                 terms = self._terms(obj, out, q, c_s, s_s, cache, full=(name != "A"))
                 total = self._total(terms)
                 opt.zero_grad(set_to_none=True)
@@ -186,12 +186,12 @@ class PriorGuidedOptimizer:
             ("B", c.iterations_a + c.iterations_b if c.mode == "no_prior" else c.iterations_b, c.lr_b, ("r", "t", "q"))
         ]
 
-    def _refresh(self, obj: ObjectContext, out) -> dict:
-        """Correspondences for the next iterations (no gradient)."""
+    def _refresh(self, obj: ObjectContext, out, full: bool = True) -> dict:
+        """Correspondences for the next iterations (no gradient); with `full`, L_revpen's inside flags too."""
         with torch.no_grad():
             v = out.vertices
             inside = None
-            if obj.inside is not None:  # the inside test's nearest points are the correspondences too
+            if full and obj.inside is not None:  # the inside test's nearest points are the correspondences too
                 flags, _, nearest = obj.inside.classify(v)
                 obj_idx = torch.as_tensor(nearest, dtype=torch.long, device=v.device).reshape(v.shape[:-1])
                 inside = torch.as_tensor(flags, device=v.device).reshape(v.shape[:-1])
