@@ -15,16 +15,17 @@ Method, two regimes by the distance d to the nearest cloud point (s: the cloud's
   on first use) and read back by trilinear interpolation; an ambiguous value (between 0.25 and
   0.75) gets the direct sum.
 - Close to the surface (d < near): the sum is dominated by the few nearest points and reads about
-  0.5 inside a wall thinner than the spacing. There the K_NEAR nearest points' tangent planes vote
-  (weights exp(-|q - p_j|^2 / h^2), h = max(d, s)): inside when q lies behind most of them. Inside a
-  thin wall it lies behind both sides' planes. They also decide up to WALL_SPACINGS * s out where the
+  0.5 inside a wall thinner than the spacing. There the K_NEAR nearest points' tangent planes
+  decide: inside when q lies behind the nearest point's plane and behind most of them (weights
+  exp(-|q - p_j|^2 / h^2), h = max(d, s)). Inside a thin wall it lies behind both sides' planes. They also decide up to WALL_SPACINGS * s out where the
   nearest point lies on a thin wall (a facing point within that distance: a plate, a cup's wall, a
   thin tube) or the winding number stays ambiguous: a wall thinner than the spacing reads about 0.5
   and the grid's nodes around it all lie outside.
 On the 25 procedural categories (2048 samples each) it agrees with the mesh (trimesh `contains`)
-on 99.6 % of queries drawn uniformly in 1.2 x the bounding box (each category >= 98.9 %) and on
-98.6 % of queries scattered 1 cm (s.d.) about the surface; nearly all disagreements lie within 3 mm
-of the surface, where 2048 samples cannot resolve it.
+on 99.7 % of queries drawn uniformly in 1.2 x the bounding box (each category >= 99.2 %) and on
+99.2 % of queries scattered 1 cm (s.d.) about the surface; nearly all disagreements lie within 3 mm
+of the surface, where 2048 samples cannot resolve it. On the vertices of optimised handle grasps
+(6 categories, 48 hands), the deepest inside depth is within 1.4 mm of the mesh's.
 
 Depth of a point judged inside (metres; 0 outside), as the optimizer's reverse penetration and the
 grasp metrics use it: its depth under the nearest cloud point's tangent plane, -(q - p) . n; where
@@ -45,9 +46,9 @@ import torch
 from scipy.spatial import cKDTree
 
 K_AREA = 10  # same-side neighbours that estimate the area each point stands for
-K_NEAR = 8  # neighbours that vote close to the surface
+K_NEAR = 8  # neighbours whose tangent planes decide close to the surface
 NEAR_SPACINGS = 0.75  # "near the surface": closer than this many point spacings to the nearest point
-WALL_SPACINGS = 2.0  # thin walls' points, and ambiguous winding numbers this close (spacings), get the vote
+WALL_SPACINGS = 2.0  # near thin walls and where w stays ambiguous, the planes decide this far out (spacings)
 GRID_NODES = 24000  # at most this many winding-number grid nodes per cloud
 PITCH_SPACINGS = 2.0  # winding-number grid pitch, in point spacings (at least)
 AMBIGUOUS = (0.25, 0.75)  # interpolated winding numbers between these get the direct sum
@@ -145,11 +146,11 @@ class InsideTest:
             if unsure.any():
                 w[unsure] = winding_number(q[far[unsure]], self.points, self.normals, self.areas)
             inside[far] = w > 0.5
-            # Still ambiguous close by: a wall thinner than the spacing reads about 0.5; the planes vote.
+            # Still ambiguous close by: a wall thinner than the spacing reads about 0.5; the planes decide.
             vote[far] = (w > AMBIGUOUS[0]) & (w < AMBIGUOUS[1]) & (dist[far] < WALL_SPACINGS * self.spacing)
         voters = np.flatnonzero(vote)
         if len(voters):
-            inside[voters] = self._side_vote(q[voters], *self.tree.query(q[voters], k=K_NEAR)) < 0.0
+            inside[voters] = self._behind_planes(q[voters], *self.tree.query(q[voters], k=K_NEAR))
         return inside, dist, idx
 
     def contains(self, queries):
@@ -164,11 +165,14 @@ class InsideTest:
         depth = depth_below_nearest(q - self.points[idx], self.normals[idx])
         return np.where(inside, depth, 0.0).reshape(tuple(queries.shape[:-1]))
 
-    def _side_vote(self, q, dist, idx) -> np.ndarray:
-        """Weighted vote of the K_NEAR nearest points' tangent planes: negative when inside."""
+    def _behind_planes(self, q, dist, idx) -> np.ndarray:
+        """Inside (M,) by the K_NEAR nearest points' tangent planes: behind the nearest one's and behind
+        most of them (weighted by distance). The nearest plane alone errs where the samples are sparse;
+        the vote alone errs just outside a thin, curved part (a handle), whose far side's planes are
+        close by and tilted so that the point lies behind them."""
         h = np.maximum(dist[:, :1], self.spacing)
         along = np.einsum("mkj,mkj->mk", q[:, None] - self.points[idx], self.normals[idx])
-        return (np.exp(-((dist / h) ** 2)) * np.sign(along)).sum(1)
+        return (along[:, 0] < 0.0) & ((np.exp(-((dist / h) ** 2)) * np.sign(along)).sum(1) < 0.0)
 
     def _interpolate(self, q) -> np.ndarray:
         """Trilinear winding number from the grid (0 outside the grid: beyond the cloud's box)."""
