@@ -88,6 +88,6 @@ def push_clear(rot6d: torch.Tensor, trans: torch.Tensor, hand: HandModel, joints
                 break
             todo = todo[inside]
             push = depth[inside] + step
-            trans[todo] += away[todo] * torch.as_tensor(push, dtype=trans.dtype)[:, None]
+            trans[todo] += away[todo] * torch.as_tensor(push, dtype=trans.dtype, device=trans.device)[:, None]
             moved[todo] += push
     return trans, moved
