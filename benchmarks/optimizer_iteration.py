@@ -42,9 +42,13 @@ def iteration_ms(device: torch.device, k: int, iterations: int) -> dict:
     r6, tr = init.rot6d, init.trans
     prior = posture_prior(hand, "handle-grip", "handle")
     out = {}
-    for name, cfg, context in (("stage_a", OptimizerConfig(iterations_a=iterations, iterations_b=0), ctx),
-                               ("stage_b", OptimizerConfig(iterations_a=0, iterations_b=iterations), ctx),
-                               ("stage_b_complete", OptimizerConfig(iterations_a=0, iterations_b=iterations), complete)):  # fmt: skip
+    only_a = OptimizerConfig(iterations_a=iterations, iterations_b=0)
+    only_b = OptimizerConfig(iterations_a=0, iterations_b=iterations)
+    for name, cfg, context in (
+        ("stage_a", only_a, ctx),
+        ("stage_b", only_b, ctx),
+        ("stage_b_complete", only_b, complete),
+    ):
         opt = PriorGuidedOptimizer(hand, cfg)
         opt.run(context, prior, r6.to(device), tr.to(device))  # warm-up
         runs = []

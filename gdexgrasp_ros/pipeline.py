@@ -198,8 +198,9 @@ class GraspSynthesizer:
         done["generation"] = result.initial_poses.generator
         optimizer_config = self.config.optimizer_config()
         with run.stage("optimization", result):
+            context = ObjectContext(obj, mask, self.device, complete=complete)
             opt = PriorGuidedOptimizer(hand, optimizer_config).run(
-                ObjectContext(obj, mask, self.device, complete=complete), result.prior, result.initial_poses.rot6d.to(self.device),
+                context, result.prior, result.initial_poses.rot6d.to(self.device),
                 result.initial_poses.trans.to(self.device), progress=run.sub_progress("optimization"),
                 should_cancel=run.check,
             )  # fmt: skip

@@ -64,7 +64,8 @@ def tilted(directions: np.ndarray, max_angle: float, rng: np.random.Generator) -
 
 
 def push_clear(rot6d: torch.Tensor, trans: torch.Tensor, hand: HandModel, joints: torch.Tensor, test: InsideTest,
-               tolerance: float = 0.001, step: float = 0.005, max_rounds: int = 40) -> tuple[torch.Tensor, np.ndarray]:  # fmt: skip
+               tolerance: float = 0.001, step: float = 0.005,
+               max_rounds: int = 40) -> tuple[torch.Tensor, np.ndarray]:  # fmt: skip
     """Hands that start inside the object, moved back along their approach until they are clear.
 
     A hand is inside when its palm point or any vertex (posed with `joints` (D,)) lies deeper than
