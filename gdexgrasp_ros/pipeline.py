@@ -196,22 +196,26 @@ class GraspSynthesizer:
         with run.stage("retrieval", result):
             result.prior = self._get_retriever().retrieve(hand, affordance, part, obj.points[mask])
         done["retrieval"] = self._get_retriever().name
+        complete = _complete_cloud(result)
         with run.stage("generation", result):
             k = max(self.config.num_candidates, request.max_grasps)
-            query = GenerationInput(obj.points, obj.normals, mask, k, hand, self.config.seed)
+            query = GenerationInput(obj.points, obj.normals, mask, k, hand, self.config.seed, complete=complete,
+                                    joints=result.prior.joints)  # fmt: skip
             result.initial_poses = self._get_generator().generate(query)
         done["generation"] = result.initial_poses.generator
         optimizer_config = self.config.optimizer_config()
         with run.stage("optimization", result):
+            context = ObjectContext(obj, mask, self.device, complete=complete)
             opt = PriorGuidedOptimizer(hand, optimizer_config).run(
-                ObjectContext(obj, mask, self.device), result.prior, result.initial_poses.rot6d.to(self.device),
+                context, result.prior, result.initial_poses.rot6d.to(self.device),
                 result.initial_poses.trans.to(self.device), progress=run.sub_progress("optimization"),
                 should_cancel=run.check,
             )  # fmt: skip
         done["optimization"] = _describe_optimization(optimizer_config)
         with run.stage("evaluation", result):
             grasps = self._evaluate(hand, opt, obj, mask, result.prior, request.max_grasps,
-                                    part_known=self.components.localization, check=run.check_deadline)  # fmt: skip
+                                    part_known=self.components.localization, check=run.check_deadline,
+                                    complete=complete)  # fmt: skip
         with run.stage("retargeting", result):
             self._retarget(grasps, request.robot_hand, request.hand_model, run.check_deadline)
         done["retargeting"] = request.robot_hand
@@ -279,7 +283,9 @@ class GraspSynthesizer:
         return found
 
     def _evaluate(self, hand, opt: OptimizationResult, obj: PartObject, mask: np.ndarray, prior: GraspPrior,
-                  count: int, part_known: bool, check) -> list[GraspCandidate]:  # fmt: skip
+                  count: int, part_known: bool, check, complete: bool = False) -> list[GraspCandidate]:  # fmt: skip
+        """Metrics and ranking. A complete cloud is judged with the inside test everywhere (penetration,
+        share of the hand inside, intersection volume); a camera view near its points only."""
         with torch.no_grad():
             out = hand.forward(opt.rot6d, opt.trans, opt.joints)
         R = rot6d_to_matrix(opt.rot6d).cpu().numpy()
@@ -287,7 +293,8 @@ class GraspSynthesizer:
         for k in opt.order.tolist():
             check()
             verts = out.vertices[k].cpu().numpy()
-            quality = evaluate_grasp(verts, obj.points, obj.normals, mask)
+            sdf = _hand_sdf(hand, opt, k) if complete else None
+            quality = evaluate_grasp(verts, obj.points, obj.normals, mask, hand_sdf=sdf, complete=complete)
             if not part_known:  # ranked on the whole object; a part ratio would mean nothing
                 quality = dataclasses.replace(quality, part_contact_ratio=math.nan)
             near, _ = contact_mask(verts, obj.points)
@@ -360,6 +367,25 @@ class GraspSynthesizer:
 
             self._retargeters[robot] = load_retargeter(robot, self.config.retargeting_config_dir or None)
         return self._retargeters[robot]
+
+
+def _complete_cloud(result: SynthesisResult) -> bool:
+    """Whether the goal's cloud is complete with outward normals (a mesh sample, fused views) rather
+    than a camera view: preprocessing records it as result.cloud_kind; without it, a camera view."""
+    return getattr(result, "cloud_kind", "camera") == "complete"
+
+
+def _hand_sdf(hand, opt: OptimizationResult, k: int):
+    """Signed distance (negative inside) of grasp k's hand at numpy points (M, 3) -> (M,)."""
+    with torch.no_grad():
+        out = hand.forward(opt.rot6d[k : k + 1], opt.trans[k : k + 1], opt.joints[k : k + 1])
+
+    def sdf(points: np.ndarray) -> np.ndarray:
+        p = torch.as_tensor(points, dtype=opt.trans.dtype, device=opt.trans.device)[None]
+        with torch.no_grad():
+            return hand.signed_distance(out, p)[0].cpu().numpy()
+
+    return sdf
 
 
 def _describe_optimization(cfg) -> str:
