@@ -196,7 +196,7 @@ class GraspSynthesizer:
         with run.stage("retrieval", result):
             result.prior = self._get_retriever().retrieve(hand, affordance, part, obj.points[mask])
         done["retrieval"] = self._get_retriever().name
-        complete = _complete_cloud(result)
+        complete = result.cloud_kind == "complete"  # outward normals: the inside test holds
         with run.stage("generation", result):
             k = max(self.config.num_candidates, request.max_grasps)
             query = GenerationInput(obj.points, obj.normals, mask, k, hand, self.config.seed, complete=complete,
@@ -367,12 +367,6 @@ class GraspSynthesizer:
 
             self._retargeters[robot] = load_retargeter(robot, self.config.retargeting_config_dir or None)
         return self._retargeters[robot]
-
-
-def _complete_cloud(result: SynthesisResult) -> bool:
-    """Whether the goal's cloud is complete with outward normals (a mesh sample, fused views) rather
-    than a camera view: preprocessing records it as result.cloud_kind; without it, a camera view."""
-    return getattr(result, "cloud_kind", "camera") == "complete"
 
 
 def _hand_sdf(hand, opt: OptimizationResult, k: int):
