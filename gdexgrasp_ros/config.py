@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .objects.preprocess import PreprocessConfig
+from .objects.preprocess import CLOUD_KIND_MODES, PreprocessConfig
 from .stage3.optimizer import OptimizerConfig
 
 
@@ -73,6 +73,11 @@ class SynthesizerConfig:
     num_candidates: int = 8  # K hands optimised together
     preprocess: bool = True  # run sensor-cloud preprocessing (plane removal, clustering, FPS)
     preprocess_config: PreprocessConfig = field(default_factory=PreprocessConfig)
+    # What a goal's cloud is: "camera" (one view; normals face the viewpoint, the localizer knows
+    # the unseen back is unknown), "complete" (mesh sample, fused views; normals point out), or
+    # "auto": preprocess_config.cloud_kind if that is set, else detected (geometry/normals.py).
+    # With or without preprocessing; the result's rationale says what was assumed.
+    cloud_kind: str = "auto"
     analyzer: str = "offline"
     analyzer_options: dict = field(default_factory=dict)
     localizer: str = "geometric"  # used when the cloud carries no part labels
@@ -98,6 +103,8 @@ class SynthesizerConfig:
             raise ValueError(f"cpu_threads must be >= 0 (0 = torch's default), got {self.cpu_threads}")
         if self.localizer_points < 16:
             raise ValueError(f"localizer_points must be >= 16, got {self.localizer_points}")
+        if self.cloud_kind not in CLOUD_KIND_MODES:
+            raise ValueError(f"cloud_kind must be one of {', '.join(CLOUD_KIND_MODES)}, got '{self.cloud_kind}'")
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset '{self.preset}'; expected one of {', '.join(PRESETS)}")
         self.components  # noqa: B018 - checks the preset with its overrides

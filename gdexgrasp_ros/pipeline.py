@@ -29,7 +29,7 @@ from .hand import load_hand_model
 from .metrics.contact import contact_mask
 from .metrics.quality import GraspQuality, evaluate_grasp
 from .objects.part_object import PartObject
-from .objects.preprocess import CloudUnitsError, estimate_normals, preprocess_cloud
+from .objects.preprocess import CloudUnitsError, estimate_normals, preprocess_cloud, resolve_cloud_kind_of
 from .request import SynthesisRequest
 from .stage1.analysis.base import Arrangement
 from .stage1.localization.base import DenseCloud, LocalizationResult, SceneView
@@ -62,6 +62,8 @@ class PreparedObject:
     obj: PartObject
     view: SceneView
     dense: DenseCloud | None = None
+    cloud_kind: str = "camera"  # "camera" | "complete": what the cloud was taken to be
+    cloud_note: str = ""  # how the kind was decided and where the normals came from
 
 
 @dataclass
@@ -91,11 +93,15 @@ class SynthesisResult:
     components: dict[str, str] = field(default_factory=dict)  # stage -> what ran ("skipped" if nothing)
     object_points: np.ndarray | None = None  # the processed object cloud the grasps refer to
     part_mask: np.ndarray | None = None
+    cloud_kind: str = ""  # "camera" | "complete": what the goal's cloud was taken to be ("" before preprocessing)
+    cloud_note: str = ""  # e.g. "complete (detected: ...), normals estimated outward"
 
     @property
     def rationale(self) -> str:
         """Why these grasps, assembled from what actually ran."""
         parts = [f"preset {self.preset}"]
+        if self.cloud_note:
+            parts.append(f"cloud: {self.cloud_note}")
         if self.arrangement is not None and self.arrangement.rationale:
             parts.append(f"analysis: {self.arrangement.rationale}")
         if self.localization is not None:
@@ -171,6 +177,7 @@ class GraspSynthesizer:
             prepared = self._preprocess(request, run.check_deadline)
         obj = prepared.obj
         result.object_points = obj.points
+        result.cloud_kind, result.cloud_note = prepared.cloud_kind, prepared.cloud_note
         if self.components.analysis:
             with run.stage("analysis", result):
                 result.arrangement = self._analyze(request, obj)
@@ -189,22 +196,26 @@ class GraspSynthesizer:
         with run.stage("retrieval", result):
             result.prior = self._get_retriever().retrieve(hand, affordance, part, obj.points[mask])
         done["retrieval"] = self._get_retriever().name
+        complete = result.cloud_kind == "complete"  # outward normals: the inside test holds
         with run.stage("generation", result):
             k = max(self.config.num_candidates, request.max_grasps)
-            query = GenerationInput(obj.points, obj.normals, mask, k, hand, self.config.seed)
+            query = GenerationInput(obj.points, obj.normals, mask, k, hand, self.config.seed, complete=complete,
+                                    joints=result.prior.joints)  # fmt: skip
             result.initial_poses = self._get_generator().generate(query)
         done["generation"] = result.initial_poses.generator
         optimizer_config = self.config.optimizer_config()
         with run.stage("optimization", result):
+            context = ObjectContext(obj, mask, self.device, complete=complete)
             opt = PriorGuidedOptimizer(hand, optimizer_config).run(
-                ObjectContext(obj, mask, self.device), result.prior, result.initial_poses.rot6d.to(self.device),
+                context, result.prior, result.initial_poses.rot6d.to(self.device),
                 result.initial_poses.trans.to(self.device), progress=run.sub_progress("optimization"),
                 should_cancel=run.check,
             )  # fmt: skip
         done["optimization"] = _describe_optimization(optimizer_config)
         with run.stage("evaluation", result):
             grasps = self._evaluate(hand, opt, obj, mask, result.prior, request.max_grasps,
-                                    part_known=self.components.localization, check=run.check_deadline)  # fmt: skip
+                                    part_known=self.components.localization, check=run.check_deadline,
+                                    complete=complete)  # fmt: skip
         with run.stage("retargeting", result):
             self._retarget(grasps, request.robot_hand, request.hand_model, run.check_deadline)
         done["retargeting"] = request.robot_hand
@@ -215,20 +226,30 @@ class GraspSynthesizer:
     def _preprocess(self, request: SynthesisRequest, check) -> PreparedObject:
         up = np.asarray(self.config.up_axis, dtype=float)
         labels, dense = request.labels, None
+        pre = self.config.preprocess_config
+        kind = self.config.cloud_kind if self.config.cloud_kind != "auto" else pre.cloud_kind
+        organised = request.organized_shape is not None
         if self.config.preprocess:
             try:
-                out = preprocess_cloud(request.points, self.config.preprocess_config, labels=labels,
-                                       viewpoint=request.viewpoint, check=check)  # fmt: skip
+                out = preprocess_cloud(request.points, pre, labels=labels, viewpoint=request.viewpoint, check=check,
+                                       normals=request.normals, cloud_kind=kind, organised=organised)  # fmt: skip
             except CloudUnitsError as err:
                 raise GraspError(ErrorCode.INVALID_GOAL, str(err)) from err
             except ValueError as err:
                 raise GraspError(ErrorCode.EMPTY_CLOUD, f"preprocessing found no object: {err}") from err
             points, normals, labels = out.points, out.normals, out.labels
             dense = DenseCloud(out.object_points, out.object_normals, out.object_rows)
-            if out.plane is not None:  # the table's normal, towards the camera: the scene's up
+            if out.plane is not None:  # the support's normal, towards the objects: the scene's up
                 up = out.plane[:3]
+            kind, source = out.cloud_kind, out.kind_source
         else:
-            points, normals = request.points, estimate_normals(request.points, request.viewpoint)
+            kind, source = resolve_cloud_kind_of(request.points, request.viewpoint, kind, organised)
+            points = request.points
+            normals = request.normals if request.normals is not None else \
+                estimate_normals(points, request.viewpoint, pre, kind)  # fmt: skip
+        estimated = "outward" if kind == "complete" else "towards the viewpoint"
+        note = f"{kind} ({source}), " + ("normals from the cloud" if request.normals is not None else
+                                         f"normals estimated {estimated}")  # fmt: skip
         part_names = list(request.part_names)
         if labels is not None and part_names:
             ids = np.asarray(labels, dtype=np.int64)
@@ -236,8 +257,10 @@ class GraspSynthesizer:
         else:
             ids, part_names = np.full(len(points), -1), []
         obj = PartObject(points, normals, ids, part_names, request.object_category, "request")
-        view = SceneView(tuple(float(v) for v in up / np.linalg.norm(up)), tuple(float(v) for v in request.viewpoint))
-        return PreparedObject(obj, view, dense)
+        # A complete cloud has no sensor: the localizer must not take its far side for unseen.
+        viewpoint = tuple(float(v) for v in request.viewpoint) if kind == "camera" else None
+        view = SceneView(tuple(float(v) for v in up / np.linalg.norm(up)), viewpoint)
+        return PreparedObject(obj, view, dense, kind, note)
 
     def _analyze(self, request: SynthesisRequest, obj: PartObject) -> Arrangement:
         analyzer = self._get_analyzer()
@@ -260,7 +283,9 @@ class GraspSynthesizer:
         return found
 
     def _evaluate(self, hand, opt: OptimizationResult, obj: PartObject, mask: np.ndarray, prior: GraspPrior,
-                  count: int, part_known: bool, check) -> list[GraspCandidate]:  # fmt: skip
+                  count: int, part_known: bool, check, complete: bool = False) -> list[GraspCandidate]:  # fmt: skip
+        """Metrics and ranking. A complete cloud is judged with the inside test everywhere (penetration,
+        share of the hand inside, intersection volume); a camera view near its points only."""
         with torch.no_grad():
             out = hand.forward(opt.rot6d, opt.trans, opt.joints)
         R = rot6d_to_matrix(opt.rot6d).cpu().numpy()
@@ -268,7 +293,8 @@ class GraspSynthesizer:
         for k in opt.order.tolist():
             check()
             verts = out.vertices[k].cpu().numpy()
-            quality = evaluate_grasp(verts, obj.points, obj.normals, mask)
+            sdf = _hand_sdf(hand, opt, k) if complete else None
+            quality = evaluate_grasp(verts, obj.points, obj.normals, mask, hand_sdf=sdf, complete=complete)
             if not part_known:  # ranked on the whole object; a part ratio would mean nothing
                 quality = dataclasses.replace(quality, part_contact_ratio=math.nan)
             near, _ = contact_mask(verts, obj.points)
@@ -341,6 +367,19 @@ class GraspSynthesizer:
 
             self._retargeters[robot] = load_retargeter(robot, self.config.retargeting_config_dir or None)
         return self._retargeters[robot]
+
+
+def _hand_sdf(hand, opt: OptimizationResult, k: int):
+    """Signed distance (negative inside) of grasp k's hand at numpy points (M, 3) -> (M,)."""
+    with torch.no_grad():
+        out = hand.forward(opt.rot6d[k : k + 1], opt.trans[k : k + 1], opt.joints[k : k + 1])
+
+    def sdf(points: np.ndarray) -> np.ndarray:
+        p = torch.as_tensor(points, dtype=opt.trans.dtype, device=opt.trans.device)[None]
+        with torch.no_grad():
+            return hand.signed_distance(out, p)[0].cpu().numpy()
+
+    return sdf
 
 
 def _describe_optimization(cfg) -> str:

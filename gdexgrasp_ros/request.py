@@ -26,6 +26,7 @@ class RawRequest:
     points: np.ndarray | None  # (N, 3) or organised (H, W, 3), metres, may contain NaN
     frame_id: str = ""
     labels: np.ndarray | None = None  # per-point part labels carried by the cloud, if any
+    normals: np.ndarray | None = None  # per-point normals carried by the cloud (the points' shape), if any
     instruction: str | None = None
     object_category: str = ""
     target_frame: str = ""
@@ -45,6 +46,8 @@ class SynthesisRequest:
     frame_id: str
     instruction: str
     labels: np.ndarray | None = None  # (N,) aligned with points
+    # (N, 3) unit, aligned with points: normals that came with the cloud, trusted as given (None: estimated)
+    normals: np.ndarray | None = None
     organized_shape: tuple[int, int] | None = None  # (H, W) of the source cloud when organised
     object_category: str = ""
     target_frame: str = ""
@@ -86,12 +89,13 @@ def validate_request(raw: RawRequest, defaults: RequestDefaults | None = None) -
     if robot_hand not in allowed_robots:
         raise GraspError(ErrorCode.INVALID_GOAL, f"unknown robot_hand '{robot_hand}'; configured: {allowed_robots}")
     timeout = _validate_timeout(raw.timeout, d.timeout)
-    points, labels, organized = _validate_points(raw.points, raw.labels)
+    points, labels, organized, finite = _validate_points(raw.points, raw.labels)
     return SynthesisRequest(
         points=points,
         frame_id=raw.frame_id,
         instruction=instruction,
         labels=labels,
+        normals=_validate_normals(raw.normals, raw.points, finite),
         organized_shape=organized,
         object_category=raw.object_category.strip().lower(),
         target_frame=raw.target_frame,
@@ -146,6 +150,25 @@ def _validate_timeout(value: float, default: float) -> float:
     return t if t > 0.0 else float(default)
 
 
+def _validate_normals(normals, points, finite: np.ndarray) -> np.ndarray | None:
+    """The cloud's normals for its finite points, unit length; INVALID_GOAL unless each of them is
+    finite and non-zero (points that are NaN may have NaN normals: they are dropped together)."""
+    if normals is None:
+        return None
+    arr = np.asarray(normals, dtype=np.float64)
+    shape = np.shape(points)
+    if arr.shape != shape:
+        raise GraspError(ErrorCode.INVALID_GOAL, f"normals must have the points' shape {shape}, got {arr.shape}")
+    kept = arr.reshape(-1, 3)[finite]
+    length = np.linalg.norm(kept, axis=1)
+    bad = ~(np.isfinite(length) & (length > 1e-12))
+    if bad.any():
+        raise GraspError(ErrorCode.INVALID_GOAL, f"{int(bad.sum())} of the cloud's {len(kept)} finite points have a "
+                         "normal that is not finite or is zero; send finite, non-zero normals or none (then they "
+                         "are estimated)")  # fmt: skip
+    return kept / length[:, None]
+
+
 def _validate_points(points, labels):
     if points is None:
         raise GraspError(
@@ -169,4 +192,4 @@ def _validate_points(points, labels):
                 f"{flat_labels.shape[0]} labels for {flat.shape[0]} points",
             )
         flat_labels = flat_labels[finite]
-    return flat[finite], flat_labels, organized
+    return flat[finite], flat_labels, organized, finite

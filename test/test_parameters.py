@@ -33,6 +33,8 @@ def test_defaults_come_from_the_library_configuration(ros):
         assert values["num_candidates"] == SynthesizerConfig().num_candidates and values["preset"] == "full"
         cfg = P.synthesizer_config(values)
         assert cfg.optimizer.iterations_b == OptimizerConfig().iterations_b and cfg.preset == "full"
+        assert values["cloud_kind"] == cfg.cloud_kind == SynthesizerConfig().cloud_kind == "auto"
+        assert P.synthesizer_config(values | {"cloud_kind": "complete"}).cloud_kind == "complete"
         described = node.describe_parameters(["iterations_a", "max_grasps"])
         assert described[0].integer_range[0].from_value == 0 and described[1].integer_range[0].to_value == 64
     finally:
@@ -50,6 +52,7 @@ def test_defaults_come_from_the_library_configuration(ros):
     ("robot_hand", "shadow_hand", "robot_hands"),
     ("hand_model", "mano", "mano_model_path"),
     ("iterations_a", "abc", "iterations_a"),
+    ("cloud_kind", "mesh", "cloud_kind"),
 ])  # fmt: skip
 def test_bad_start_values_are_refused_with_the_parameter_named(ros, name, value, says):
     node = _node({name: value})

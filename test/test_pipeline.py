@@ -199,3 +199,33 @@ def test_the_localizer_sees_the_object_upright():
     assert np.allclose(seen.shape.up, [0.0, 0.0, 1.0])
     heights = seen.shape.points[:, 2]
     assert np.isclose(np.ptp(heights), np.ptp(kettle.points[:, 2]), atol=1e-6)  # the kettle's height is along z
+
+
+def test_the_cloud_kind_is_used_and_reported(scene):
+    """A camera view keeps its viewpoint for the localizer; a complete cloud (an object-frame mesh
+    sample) gets outward normals and no viewpoint; the rationale says what was assumed."""
+    from gdexgrasp_ros.objects.procedural import generate_object
+    from gdexgrasp_ros.pipeline import SynthesisResult
+
+    synth = GraspSynthesizer(SynthesizerConfig(optimizer=FAST))
+    camera = synth._preprocess(_request(scene), check=lambda: None)
+    assert camera.cloud_kind == "camera" and camera.view.viewpoint == (0.0, 0.0, 0.0)
+    assert camera.cloud_note.startswith("camera (detected: an organised cloud")
+    assert "normals estimated towards the viewpoint" in camera.cloud_note
+    kettle = generate_object("kettle", 0, n_points=4096)
+    request = validate_request(RawRequest(points=kettle.points, instruction=INSTRUCTION))
+    complete = synth._preprocess(request, check=lambda: None)
+    assert complete.cloud_kind == "complete" and complete.view.viewpoint is None
+    assert "normals estimated outward" in complete.cloud_note
+    obj = complete.obj
+    true = kettle.normals[np.argmin(np.linalg.norm(kettle.points[None] - obj.points[:, None], axis=2), axis=1)]
+    assert np.mean(np.einsum("ij,ij->i", obj.normals, true) < 0) < 0.05
+    rationale = SynthesisResult(cloud_kind="complete", cloud_note=complete.cloud_note).rationale
+    assert "cloud: complete (detected: the viewpoint" in rationale
+    # No preprocessing: the kind still decides, and normals that came with the cloud are used as sent.
+    raw = GraspSynthesizer(SynthesizerConfig(preprocess=False, cloud_kind="camera", optimizer=FAST))
+    seen = raw._preprocess(request, check=lambda: None)
+    assert seen.cloud_note.startswith("camera (configured)") and seen.view.viewpoint == (0.0, 0.0, 0.0)
+    given = validate_request(RawRequest(points=kettle.points, normals=-kettle.normals, instruction=INSTRUCTION))
+    sent = raw._preprocess(given, check=lambda: None)
+    assert np.allclose(sent.obj.normals, -kettle.normals) and "normals from the cloud" in sent.cloud_note

@@ -346,7 +346,7 @@ def test_deterministic(scene):
 
 def test_timings_are_reported(scene):
     result = preprocess_cloud(scene.cloud.points, _nearest_config(scene))
-    steps = ["finite", "units", "crop", "voxel", "plane", "cluster", "select", "normals", "fps"]
+    steps = ["finite", "units", "crop", "kind", "voxel", "plane", "cluster", "select", "normals", "fps"]
     assert list(result.timings_ms) == [*steps, "total"]
     assert all(t >= 0 for t in result.timings_ms.values())
     assert result.timings_ms["total"] >= sum(result.timings_ms[s] for s in steps) * 0.99

@@ -58,3 +58,28 @@ def test_bad_requests_get_their_error_code(raw, code):
 
 def test_robot_none_is_allowed():
     assert validate_request(RawRequest(points=_pts(), instruction="x", robot_hand="none")).robot_hand == "none"
+
+
+def test_normals_from_the_cloud_are_validated_flattened_and_unit():
+    pts = np.random.default_rng(2).normal(size=(3, 4, 3))
+    pts[0, 1] = np.nan
+    normals = np.tile([0.0, 0.0, 2.0], (3, 4, 1))
+    normals[0, 1] = np.nan  # a missing pixel's normal goes with it
+    normals[2, 3] = [3.0, 4.0, 0.0]
+    req = validate_request(RawRequest(points=pts, normals=normals, instruction="x"))
+    assert req.normals.shape == req.points.shape == (11, 3)
+    assert np.allclose(np.linalg.norm(req.normals, axis=1), 1.0)
+    assert np.allclose(req.normals[-1], [0.6, 0.8, 0.0]) and np.allclose(req.normals[0], [0, 0, 1])
+    assert validate_request(RawRequest(points=pts, instruction="x")).normals is None
+
+
+@pytest.mark.parametrize("bad, says", [
+    (np.zeros((10, 3)), "not finite or is zero"),
+    (np.full((10, 3), np.nan), "not finite or is zero"),
+    (np.ones((9, 3)), "the points' shape"),
+    (np.ones((10, 2)), "the points' shape"),
+])  # fmt: skip
+def test_bad_normals_are_an_invalid_goal(bad, says):
+    with pytest.raises(GraspError, match=says) as info:
+        validate_request(RawRequest(points=_pts(), normals=bad, instruction="x"))
+    assert info.value.code == ErrorCode.INVALID_GOAL

@@ -26,10 +26,14 @@ def _trimesh(mesh: PartMesh) -> trimesh.Trimesh:
     return trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
 
 
+def inside_depths(hand_points: np.ndarray, object_mesh: PartMesh) -> np.ndarray:
+    """Depth (V,) m of each hand point inside the (closed) object mesh; 0 outside."""
+    return np.maximum(trimesh.proximity.signed_distance(_trimesh(object_mesh), np.asarray(hand_points)), 0.0)
+
+
 def penetration_depth(hand_points: np.ndarray, object_mesh: PartMesh) -> float:
     """Deepest hand point inside the (closed) object, metres; 0 when none is inside."""
-    inside_depth = trimesh.proximity.signed_distance(_trimesh(object_mesh), np.asarray(hand_points))  # + inside
-    return float(max(inside_depth.max(initial=0.0), 0.0))
+    return float(inside_depths(hand_points, object_mesh).max(initial=0.0))
 
 
 def object_voxels(object_mesh: PartMesh, pitch: float = VOXEL_PITCH, shell: bool = False) -> np.ndarray:

@@ -1,7 +1,8 @@
 """sensor_msgs/PointCloud2 <-> numpy, without sensor_msgs_py (not available as a wheel).
 
-cloud_to_arrays reads x, y, z (FLOAT32 or FLOAT64) plus an optional per-point label field,
-honouring point_step / row_step padding, endianness and organised (height > 1) clouds. It
+cloud_to_arrays reads x, y, z (FLOAT32 or FLOAT64) plus an optional per-point label field and
+optional normals (normal_x, normal_y, normal_z, as PCL's PointNormal writes them), honouring
+point_step / row_step padding, endianness and organised (height > 1) clouds. It
 checks the whole layout before reading a byte, and refuses anything it cannot read truthfully
 with a CloudFormatError that names the field or the sizes at fault (the action server answers
 INVALID_GOAL "unreadable cloud: <message>"). The rules:
@@ -11,9 +12,12 @@ INVALID_GOAL "unreadable cloud: <message>"). The rules:
   convention: convert them to metres as floats); the label (the first of label, part,
   part_id, segment) is any integer type with count 1, or a float type whose values are all
   whole numbers (some exporters write integer labels as floats; 2.5 is refused, never
-  rounded: that would invent a part). Count 0 is read as 1 (some publishers leave it unset).
+  rounded: that would invent a part). Normals come as all three of normal_x, normal_y, normal_z
+  (one or two of them is an error), FLOAT32 or FLOAT64 with count 1; their values are checked
+  with the request (finite and non-zero for every finite point). Count 0 is read as 1 (some
+  publishers leave it unset).
 - every field of a known datatype lies inside point_step (offset + size x count); the fields
-  read (x, y, z, label) do not overlap; a field not read may have an unknown datatype.
+  read (x, y, z, normals, label) do not overlap; a field not read may have an unknown datatype.
 - point_step >= 1; width x point_step <= row_step < width x point_step + point_step: rows may
   be padded, but by less than one point (room for another point means width, point_step or
   row_step is wrong, e.g. a point_step smaller than the packed one).
@@ -50,6 +54,8 @@ _FIELD_DTYPES = {
 }
 _FLOAT_TYPES = (PointField.FLOAT32, PointField.FLOAT64)
 _XYZ = ("x", "y", "z")
+_NORMALS = ("normal_x", "normal_y", "normal_z")
+_FLOAT_FIELDS = _XYZ + _NORMALS
 _LABEL_FIELDS = ("label", "part", "part_id", "segment")
 # Plausibility of coordinate values (metres): a larger or a nonzero smaller magnitude is absurd
 # for a grasping scene; more than IMPLAUSIBLE_FRACTION of such values refuses the cloud.
@@ -67,6 +73,7 @@ class CloudArrays:
     points: np.ndarray  # (H, W, 3) when organised (height > 1), else (N, 3); float64, may hold NaN
     labels: np.ndarray | None  # same leading shape as points, int64; None when the cloud has no label field
     frame_id: str
+    normals: np.ndarray | None = None  # points' shape, float64 as sent (may hold NaN); None without normal fields
 
 
 def is_empty(msg: PointCloud2) -> bool:
@@ -88,7 +95,11 @@ def _check_fields(msg: PointCloud2) -> dict[str, PointField]:
         raise CloudFormatError(f"field '{twice[0]}' is declared {names.count(twice[0])} times")
     by_name = {f.name: f for f in msg.fields}
     label_name = next((n for n in _LABEL_FIELDS if n in by_name), None)
-    wanted = ["x", "y", "z"] + ([label_name] if label_name else [])
+    normal_names = [n for n in _NORMALS if n in by_name]
+    if normal_names and len(normal_names) < 3:
+        missing = [n for n in _NORMALS if n not in by_name]
+        raise CloudFormatError(f"PointCloud2 has {normal_names} but lacks {missing}: normals need all three fields")
+    wanted = ["x", "y", "z"] + normal_names + ([label_name] if label_name else [])
     for name in wanted:
         f = by_name[name]
         if f.datatype not in _FIELD_DTYPES:
@@ -100,8 +111,12 @@ def _check_fields(msg: PointCloud2) -> dict[str, PointField]:
                 f"field '{name}' is {_type_name(f.datatype)}; x, y, z must be FLOAT32 or FLOAT64 "
                 "(metres; integer coordinates such as a depth driver's millimetres are not a PointCloud2 convention)"
             )
+        if name in _NORMALS and f.datatype not in _FLOAT_TYPES:
+            raise CloudFormatError(f"field '{name}' is {_type_name(f.datatype)}; normals must be FLOAT32 or FLOAT64")
         if f.count > 1:
-            what = "x, y, z must be" if name in _XYZ else "a label must be"
+            what = "a label must be"
+            if name in _FLOAT_FIELDS:
+                what = "x, y, z must be" if name in _XYZ else "a normal component must be"
             raise CloudFormatError(f"field '{name}' has count {f.count}; {what} a single value (count 1)")
     if msg.point_step < 1:
         raise CloudFormatError(f"point_step is {msg.point_step}; it must be at least 1 (the bytes of one point)")
@@ -190,10 +205,12 @@ def cloud_to_arrays(msg: PointCloud2) -> CloudArrays:
     """The points (and labels) of a PointCloud2, after checking its layout (module docstring)."""
     fields = _check_fields(msg)
     _check_sizes(msg)
-    label_name = next((n for n in fields if n not in _XYZ), None)
+    label_name = next((n for n in fields if n not in _FLOAT_FIELDS), None)
+    has_normals = "normal_x" in fields
     height, width = msg.height, msg.width
     if height * width == 0:
         points = np.zeros((height, width, 3))
+        normals = np.zeros((height, width, 3)) if has_normals else None
         labels = np.zeros((height, width), dtype=np.int64) if label_name else None
     else:
         endian = ">" if msg.is_bigendian else "<"
@@ -211,11 +228,16 @@ def cloud_to_arrays(msg: PointCloud2) -> CloudArrays:
         with np.errstate(invalid="ignore"):  # signalling NaNs (mistyped or byte-swapped data) warn when cast
             points = np.stack([rec["x"], rec["y"], rec["z"]], axis=-1).astype(np.float64)
         _check_plausible(points, msg, fields)
+        normals = None
+        if has_normals:
+            with np.errstate(invalid="ignore"):
+                normals = np.stack([rec[n] for n in _NORMALS], axis=-1).astype(np.float64)
         labels = _read_labels(rec, label_name, fields[label_name].datatype) if label_name else None
     if height == 1:
         points = points.reshape(-1, 3)
+        normals = normals.reshape(-1, 3) if normals is not None else None
         labels = labels.reshape(-1) if labels is not None else None
-    return CloudArrays(points=points, labels=labels, frame_id=msg.header.frame_id)
+    return CloudArrays(points=points, labels=labels, frame_id=msg.header.frame_id, normals=normals)
 
 
 def arrays_to_cloud(
@@ -223,12 +245,14 @@ def arrays_to_cloud(
     header: Header | None = None,
     labels: np.ndarray | None = None,
     *,
+    normals: np.ndarray | None = None,
     dtype=np.float32,
     big_endian: bool = False,
 ) -> PointCloud2:
-    """Pack (N, 3) or organised (H, W, 3) points (+ optional int labels) as xyz (+ int32 label).
+    """Pack (N, 3) or organised (H, W, 3) points (+ optional normals of the same shape as
+    normal_x/y/z, + optional int labels) as xyz [normal_x normal_y normal_z] [int32 label].
 
-    dtype: np.float32 (default) or np.float64 for x, y, z; big_endian: the byte order written.
+    dtype: np.float32 (default) or np.float64 for x, y, z and the normals; big_endian: the byte order written.
     """
     kind = np.dtype(dtype)
     if kind not in (np.dtype(np.float32), np.dtype(np.float64)):
@@ -240,18 +264,23 @@ def arrays_to_cloud(
         raise ValueError(f"points must be (N, 3) or (H, W, 3), got {np.shape(points)}")
     height, width = pts.shape[:2]
     code = PointField.FLOAT32 if kind == np.float32 else PointField.FLOAT64
-    fields = [PointField(name=n, offset=kind.itemsize * i, datatype=code, count=1) for i, n in enumerate("xyz")]
     order = ">" if big_endian else "<"
-    formats = [kind.newbyteorder(order)] * 3
+    columns = {n: pts[..., i] for i, n in enumerate("xyz")}
+    if normals is not None:
+        nrm = np.asarray(normals, dtype=kind)
+        if nrm.size != pts.size:
+            raise ValueError(f"normals must have the points' shape {np.shape(points)}, got {nrm.shape}")
+        nrm = nrm.reshape(pts.shape)
+        columns |= {n: nrm[..., i] for i, n in enumerate(_NORMALS)}
+    fields = [PointField(name=n, offset=kind.itemsize * i, datatype=code, count=1) for i, n in enumerate(columns)]
+    formats = [kind.newbyteorder(order)] * len(columns)
     if labels is not None:
-        lab = np.asarray(labels, dtype=np.int32).reshape(height, width)
-        fields.append(PointField(name="label", offset=3 * kind.itemsize, datatype=PointField.INT32, count=1))
+        columns["label"] = np.asarray(labels, dtype=np.int32).reshape(height, width)
+        fields.append(PointField(name="label", offset=len(fields) * kind.itemsize, datatype=PointField.INT32, count=1))
         formats.append(np.dtype(np.int32).newbyteorder(order))
-    rec = np.zeros((height, width), dtype={"names": [f.name for f in fields], "formats": formats})
-    for i, n in enumerate("xyz"):
-        rec[n] = pts[..., i]
-    if labels is not None:
-        rec["label"] = lab
+    rec = np.zeros((height, width), dtype={"names": list(columns), "formats": formats})
+    for name, values in columns.items():
+        rec[name] = values
     msg = PointCloud2()
     if header is not None:
         msg.header = header

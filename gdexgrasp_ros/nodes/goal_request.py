@@ -21,15 +21,15 @@ def goal_request(goal: SynthesizeGrasp.Goal, latest_cloud: PointCloud2 | None, l
     (time.monotonic()) is when the goal started: its time limit counts from there."""
     cloud = goal.cloud if not is_empty(goal.cloud) else latest_cloud
     instruction = goal.instruction if goal.instruction.strip() else latest_instruction
-    points = labels = None
+    points = labels = normals = None
     frame_id = ""
     if cloud is not None:
         try:
             arrays = cloud_to_arrays(cloud)
         except CloudFormatError as err:
             raise GraspError(ErrorCode.INVALID_GOAL, f"unreadable cloud: {err}") from err
-        points, labels, frame_id = arrays.points, arrays.labels, arrays.frame_id
-    raw = RawRequest(points=points, labels=labels, frame_id=frame_id, instruction=instruction,
+        points, labels, normals, frame_id = arrays.points, arrays.labels, arrays.normals, arrays.frame_id
+    raw = RawRequest(points=points, labels=labels, normals=normals, frame_id=frame_id, instruction=instruction,
                      object_category=goal.object_category, target_frame=goal.target_frame,
                      max_grasps=goal.max_grasps, hand_model=goal.hand_model, robot_hand=goal.robot_hand,
                      timeout=goal.timeout, part_names=label_names)  # fmt: skip
@@ -39,6 +39,7 @@ def goal_request(goal: SynthesizeGrasp.Goal, latest_cloud: PointCloud2 | None, l
         # Move the cloud into the goal's target_frame, so every result is expressed there.
         R, t = lookup_rigid(tf_buffer, request.target_frame, request.frame_id)
         request.points = request.points @ R.T + t
+        request.normals = None if request.normals is None else request.normals @ R.T
         request.viewpoint = t  # the sensor (the cloud frame's origin) in the target frame
         request.frame_id = request.target_frame
     return request, Header(stamp=cloud.header.stamp, frame_id=request.frame_id)

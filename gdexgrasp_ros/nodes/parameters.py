@@ -19,7 +19,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from ..config import PRESETS, SynthesizerConfig
-from ..objects.preprocess import PreprocessConfig
+from ..objects.preprocess import CLOUD_KIND_MODES, PreprocessConfig
 from ..request import HAND_MODELS, MAX_GRASPS_LIMIT, RequestDefaults
 from ..stage1.analysis import BACKENDS as ANALYZERS
 from ..stage1.localization import BACKENDS as LOCALIZERS
@@ -74,6 +74,9 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("iterations_a", _OPT.iterations_a, "stage 3 sub-stage A iterations", 0, _BIG),
     ParamSpec("iterations_b", _OPT.iterations_b, "stage 3 sub-stage B iterations", 0, _BIG),
     ParamSpec("preprocess", _SYN.preprocess, "camera clouds: plane removal, clustering, target selection, FPS"),
+    ParamSpec("cloud_kind", _SYN.cloud_kind, "what goal clouds are: camera (one view; normals face the sensor), "
+              "complete (mesh sample, fused views; normals point out) or auto (detected; the result's rationale "
+              "says which)", choices=CLOUD_KIND_MODES),
     ParamSpec("target_selection", _PRE.target, "which cluster is the object", choices=("largest", "nearest", "label")),
     ParamSpec("millimetres", _PRE.millimetres, "a cloud in millimetres: error or convert", choices=("error", "convert")),
     ParamSpec("analyzer", _SYN.analyzer, "instruction analysis backend", choices=ANALYZERS),
@@ -175,7 +178,7 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
         v["localizer_model_path"] else {}  # fmt: skip
     return SynthesizerConfig(
         preset=v["preset"], retriever=v["retriever"], generator=v["generator"], device=v["device"], cpu_threads=v["cpu_threads"], num_candidates=v["num_candidates"],
-        preprocess=v["preprocess"],
+        preprocess=v["preprocess"], cloud_kind=v["cloud_kind"],
         preprocess_config=PreprocessConfig(millimetres=v["millimetres"], target=v["target_selection"]),
         analyzer=v["analyzer"], analyzer_options=analyzer_options, localizer=v["localizer"],
         localizer_options=localizer_options, localizer_points=v["localizer_points"],

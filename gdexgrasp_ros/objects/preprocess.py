@@ -1,8 +1,15 @@
-"""Sensor-cloud preprocessing: from a raw camera cloud to one object's points with outward normals.
+"""Sensor-cloud preprocessing: from a raw cloud to one object's points with outward normals.
 
 Steps (each timed): drop non-finite points -> unit sanity check (millimetres?) -> optional
-crop box -> voxel downsample -> dominant (table) plane removal -> Euclidean clustering ->
-target selection -> normals (oriented towards the viewpoint) -> farthest-point sampling.
+crop box -> the cloud's kind -> voxel downsample -> dominant (table) plane removal -> Euclidean
+clustering -> target selection -> normals -> farthest-point sampling.
+
+The kind (geometry/normals.py; DESIGN.md "Two kinds of cloud"): a "camera" cloud is one view,
+its normals face the viewpoint; a "complete" cloud (mesh sample, fused views) has normals that
+point out of the object, and a dominant plane is removed only when it is a support surface
+reaching beyond the object (_support_plane), never a flat face or base of the object itself.
+config.cloud_kind "auto" detects the kind (normals.cloud_kind_evidence). Normals given with the
+points (a PointCloud2's normal_x/y/z) are trusted: kept through every step, only normalised.
 
 Every kept point is an original input point (the first input point that falls in its voxel),
 so ``indices`` map the output back into the flattened input and labels and pixels follow.
@@ -19,11 +26,13 @@ import numpy as np
 import open3d as o3d
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
+from scipy.spatial import Delaunay, QhullError, cKDTree
 
+from ..geometry import normals as N
 from ..geometry.sampling import farthest_point_sampling
 
 TARGET_MODES = ("largest", "nearest", "label")
+CLOUD_KIND_MODES = ("auto", *N.CLOUD_KINDS)
 MILLIMETRE_MODES = ("error", "convert", "ignore")
 
 
@@ -80,6 +89,15 @@ class PreprocessConfig:
     viewpoint: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the camera origin in an optical-frame cloud
     normal_radius: float | None = 0.01  # neighbourhood radius for normals (None: knn only)
     normal_knn: int = 30  # at most this many neighbours for normals
+    # "camera": one view, normals face the viewpoint; "complete": mesh sample or fused views, normals
+    # point out and only a support plane beyond the object is removed; "auto": detected.
+    cloud_kind: str = "auto"
+    # Complete clouds: the dominant plane is a support surface (removed) when at most this share of
+    # the off-plane voxels lies on its far side ...
+    support_far_side: float = 0.05
+    # ... and at least this share of its inliers is more than 2 cluster_eps from the off-plane
+    # voxels' footprint on it (a table reaches beyond the object; a face or base of the object does not).
+    support_beyond: float = 0.3
     seed: int = 0  # RANSAC and FPS-thinning seed: the same input gives the same output
 
     def __post_init__(self):
@@ -91,14 +109,17 @@ class PreprocessConfig:
             raise ValueError(f"millimetres must be one of {MILLIMETRE_MODES}, got '{self.millimetres}'")
         if self.target not in TARGET_MODES:
             raise ValueError(f"target must be one of {TARGET_MODES}, got '{self.target}'")
+        if self.cloud_kind not in CLOUD_KIND_MODES:
+            raise ValueError(f"cloud_kind must be one of {CLOUD_KIND_MODES}, got '{self.cloud_kind}'")
         if self.target == "nearest" and self.target_point is None:
             raise ValueError("target='nearest' needs target_point")
         if self.target == "label" and self.target_label is None:
             raise ValueError("target='label' needs target_label")
         if self.normal_radius is not None and not self.normal_radius > 0:
             raise ValueError(f"normal_radius must be positive or None, got {self.normal_radius}")
-        if not 0.0 <= self.plane_min_fraction <= 1.0 or not 0.0 <= self.plane_min_core_fraction <= 1.0:
-            raise ValueError("plane_min_fraction and plane_min_core_fraction are fractions in [0, 1]")
+        fractions = ("plane_min_fraction", "plane_min_core_fraction", "support_far_side", "support_beyond")
+        if not all(0.0 <= getattr(self, name) <= 1.0 for name in fractions):
+            raise ValueError(f"{', '.join(fractions)} are fractions in [0, 1]")
         for name in ("voxel_size", "plane_distance", "cluster_eps", "millimetre_extent", "metre_spacing"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -118,7 +139,7 @@ class PreprocessResult:
     """The target object (num_points rows) and where it came from in the input."""
 
     points: np.ndarray  # (num_points, 3) metres, original input points (scaled when converted)
-    normals: np.ndarray  # (num_points, 3) unit, towards the viewpoint (outward for a camera's view)
+    normals: np.ndarray  # (num_points, 3) unit: given, or towards the viewpoint (camera) / outward (complete)
     labels: np.ndarray | None  # (num_points,) the input labels of the kept points, None when not given
     indices: np.ndarray  # (num_points,) index of each point in the flattened input
     pixel_rc: np.ndarray | None  # (num_points, 2) (row, col) of each point for an organised input, else None
@@ -136,6 +157,9 @@ class PreprocessResult:
     object_indices: np.ndarray | None = None  # (M,) index of each in the flattened input
     object_rows: np.ndarray | None = None  # (num_points,) row of each output point in object_points
     timings_ms: dict[str, float] = field(default_factory=dict)  # per step, plus "total"
+    cloud_kind: str = "camera"  # "camera" | "complete": what the cloud was taken to be
+    kind_source: str = ""  # why: "configured", or "detected: <evidence>"
+    normals_given: bool = False  # True: the normals came with the points (normalised), not estimated
 
     def cluster_mask(self) -> np.ndarray:
         """Bool mask over the input's leading shape ((H, W) for an organised cloud): the kept cluster."""
@@ -355,6 +379,43 @@ def _off_plane_mask(points: np.ndarray, plane: np.ndarray | None, config: Prepro
     return np.abs(dist) > config.plane_distance
 
 
+def _support_plane(points: np.ndarray, plane: np.ndarray, config: PreprocessConfig) -> np.ndarray | None:
+    """A complete cloud's dominant plane, if it is a support surface (a table under fused views),
+    turned towards the objects; None if it is part of the object.
+
+    A complete object has flat faces and bases that pass the flatness test and may hold more than
+    plane_min_fraction of its voxels (a box's face, a pan's bottom, a tray's floor, a whole pair of
+    scissors). Such a face is bounded by the object: it lies within the outline of the rest of the
+    object projected onto the plane (the other side of the solid, or the walls or rim around it).
+    A table reaches beyond the objects standing on it and has them on one side only. So the plane
+    is removed only if at most support_far_side of the off-plane voxels lie on its far side and at
+    least support_beyond of its inliers lie outside the convex outline of the off-plane voxels'
+    projection and more than 2 cluster_eps from any of them; it is then oriented towards the
+    objects (the viewpoint of a complete cloud, e.g. an object frame's origin on the plane, says
+    nothing about sides).
+    """
+    dist = points @ plane[:3] + plane[3]
+    above, below = dist > config.plane_distance, dist < -config.plane_distance
+    inliers = ~(above | below)
+    off = int(above.sum() + below.sum())
+    if off == 0 or min(above.sum(), below.sum()) > config.support_far_side * off:
+        return None
+    flip = 1.0 if above.sum() >= below.sum() else -1.0
+    side = above if flip > 0 else below
+    e1, e2 = N.tangent_basis(plane[None, :3])
+    flat = lambda p: np.stack([p @ e1[0], p @ e2[0]], axis=1)  # noqa: E731 - coordinates in the plane
+    objects, support = flat(points[side]), flat(points[inliers])
+    near, _ = cKDTree(objects).query(support, distance_upper_bound=2 * config.cluster_eps)
+    beyond = ~np.isfinite(near)
+    try:
+        beyond &= Delaunay(objects).find_simplex(support) < 0  # outside the objects' convex outline
+    except QhullError:  # the objects project onto a line or a point: no outline
+        pass
+    if np.mean(beyond) < config.support_beyond:
+        return None
+    return flip * plane
+
+
 def _clusters(points: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean clusters: labels per point (-1 for clusters below min_cluster_size), kept cluster ids.
 
@@ -392,17 +453,49 @@ def _select_cluster(points, cluster_labels, kept, point_labels, config: Preproce
     return int(np.argmax(np.bincount(cluster_labels[carrying])))
 
 
-def estimate_normals(points: np.ndarray, viewpoint: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
-    """Surface normals by local PCA, each flipped to face the viewpoint (the side the camera saw)."""
+def estimate_normals(points: np.ndarray, viewpoint: np.ndarray, config: PreprocessConfig | None = None,
+                     kind: str = "camera") -> np.ndarray:  # fmt: skip
+    """Surface normals by local PCA, oriented for the kind of cloud: towards the viewpoint (the side
+    a camera saw) for "camera", out of the object for "complete" (geometry/normals.py)."""
     config = config or PreprocessConfig()
-    cloud = _to_o3d(points)
-    if config.normal_radius is None:
-        param = o3d.geometry.KDTreeSearchParamKNN(config.normal_knn)
-    else:
-        param = o3d.geometry.KDTreeSearchParamHybrid(config.normal_radius, config.normal_knn)
-    cloud.estimate_normals(param)
-    cloud.orient_normals_towards_camera_location(viewpoint)
-    return np.asarray(cloud.normals).copy()
+    if kind not in N.CLOUD_KINDS:
+        raise ValueError(f"kind must be one of {N.CLOUD_KINDS}, got '{kind}'")
+    normals = N.estimate_normals(points, config.normal_radius, config.normal_knn)
+    if kind == "complete":
+        return N.orient_outward(points, normals)
+    return N.orient_towards(points, normals, viewpoint)
+
+
+def resolve_cloud_kind_of(points: np.ndarray, viewpoint, kind: str = "auto", organised: bool = False
+                          ) -> tuple[str, str]:  # fmt: skip
+    """(kind, source): the kind as configured ("configured"), or for "auto" the detected one
+    ("detected: <evidence>", geometry/normals.py cloud_kind_evidence)."""
+    if kind not in CLOUD_KIND_MODES:
+        raise ValueError(f"cloud_kind must be one of {CLOUD_KIND_MODES}, got '{kind}'")
+    if kind != "auto":
+        return kind, "configured"
+    detected, evidence = N.cloud_kind_evidence(points, viewpoint, organised)
+    return detected, f"detected: {evidence}"
+
+
+def given_normals(normals, flat_len: int) -> np.ndarray:
+    """Normals that came with the points, flattened like them ((H, W, 3) -> (H * W, 3)); float64."""
+    arr = np.asarray(normals, dtype=np.float64)
+    if arr.ndim not in (2, 3) or arr.shape[-1] != 3 or arr.size != 3 * flat_len:
+        raise CloudPreprocessError(f"normals must have the points' shape ({flat_len} points), got {arr.shape}")
+    return arr.reshape(-1, 3)
+
+
+def unit_normals(normals: np.ndarray, what: str = "normals") -> np.ndarray:
+    """Given normals scaled to unit length; CloudPreprocessError if any is not finite or is zero."""
+    length = np.linalg.norm(normals, axis=1)
+    bad = ~(np.isfinite(length) & (length > 1e-12))
+    if bad.any():
+        raise CloudPreprocessError(
+            f"{what}: {int(bad.sum())} of {len(normals)} normals are not finite or zero (first at row "
+            f"{int(np.flatnonzero(bad)[0])}); send finite, non-zero normals or none (then they are estimated)"
+        )
+    return normals / length[:, None]
 
 
 def _sample(points: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, bool]:
@@ -466,12 +559,14 @@ class _Segmentation:
     num_clusters: int
 
 
-def _segment(pts, src, labels, view, config: PreprocessConfig, timer: _Timer) -> _Segmentation:
+def _segment(pts, src, labels, view, config: PreprocessConfig, timer: _Timer, kind: str = "camera") -> _Segmentation:
     """Voxelize, remove the support plane, cluster and pick the target cluster."""
     first, inverse = voxel_representatives(pts, config.voxel_size)
     vox_pts = pts[first]
     timer.lap("voxel")
     plane = _fit_plane(vox_pts, view, config)
+    if kind == "complete" and plane is not None:
+        plane = _support_plane(vox_pts, plane, config)
     off_plane = np.flatnonzero(_off_plane_mask(vox_pts, plane, config))
     if len(off_plane) == 0:
         raise CloudPreprocessError(
@@ -501,32 +596,50 @@ def preprocess_cloud(
     labels: np.ndarray | None = None,
     viewpoint: np.ndarray | None = None,
     check=None,
+    normals: np.ndarray | None = None,
+    cloud_kind: str | None = None,
+    organised: bool | None = None,
 ) -> PreprocessResult:
-    """Extract the target object from a camera cloud (N, 3) or organised (H, W, 3).
+    """Extract the target object from a cloud (N, 3) or organised (H, W, 3).
 
     labels: optional per-point integers (same leading shape), carried to the output and used by
     target='label'. viewpoint: where the sensor was, in the cloud's frame in metres (default
-    config.viewpoint, the optical-frame origin); normals face it and the plane side uses it.
-    check: called after each step (e.g. a deadline that raises), so a huge cloud stops early.
+    config.viewpoint, the optical-frame origin); a camera cloud's normals face it and the plane
+    side uses it. normals: optional per-point normals (the points' shape) that came with the cloud:
+    trusted, kept through every step and only normalised (CloudPreprocessError if one of a finite
+    point is not finite or zero). cloud_kind: "auto" | "camera" | "complete" (default
+    config.cloud_kind). organised: whether the points are a depth image (an auto kind is then
+    "camera"); default: whether they are (H, W, 3). check: called after each step (e.g. a
+    deadline that raises), so a huge cloud stops early.
     """
     config = config or PreprocessConfig()
     timer = _Timer(check)
     flat, flat_labels, shape = _flatten_input(points, labels)
+    flat_normals = None if normals is None else given_normals(normals, len(flat))
     if config.target == "label" and flat_labels is None:
         raise CloudPreprocessError("target='label' needs per-point labels")
     view = np.asarray(config.viewpoint if viewpoint is None else viewpoint, dtype=np.float64).reshape(3)
     src, pts, scale = _clean(flat, config, timer)
     if config.target == "label" and not np.any(flat_labels[src] == config.target_label):
         raise CloudPreprocessError(f"label {config.target_label} is not present in the (cropped) cloud")
-    seg = _segment(pts, src, flat_labels, view, config, timer)
-    normals = estimate_normals(seg.points, view, config)
+    if flat_normals is not None:
+        unit_normals(flat_normals[src], "the cloud's normals")  # refuse bad ones before the work
+    organised = len(shape) == 3 if organised is None else organised
+    kind, kind_source = resolve_cloud_kind_of(pts, view, config.cloud_kind if cloud_kind is None else cloud_kind,
+                                              organised)  # fmt: skip
+    timer.lap("kind")
+    seg = _segment(pts, src, flat_labels, view, config, timer, kind)
+    if flat_normals is None:
+        object_normals = estimate_normals(seg.points, view, config, kind)
+    else:
+        object_normals = unit_normals(flat_normals[seg.source], "the cloud's normals")
     timer.lap("normals")
     pick, padded = _sample(seg.points, config)
     indices = seg.source[pick]
     timer.lap("fps")
     return PreprocessResult(
         points=seg.points[pick],
-        normals=normals[pick],
+        normals=object_normals[pick],
         labels=None if flat_labels is None else flat_labels[indices],
         indices=indices,
         pixel_rc=np.stack(np.divmod(indices, shape[1]), axis=1) if len(shape) == 3 else None,
@@ -538,8 +651,11 @@ def preprocess_cloud(
         scale=scale,
         input_shape=tuple(shape),
         object_points=seg.points,
-        object_normals=normals,
+        object_normals=object_normals,
         object_indices=seg.source,
         object_rows=pick,
         timings_ms=timer.total(),
+        cloud_kind=kind,
+        kind_source=kind_source,
+        normals_given=flat_normals is not None,
     )

@@ -9,6 +9,10 @@ Generators share one interface, chosen by name in the synthesizer configuration:
 - "object_around": around the whole object, no part (the DexGraspNet-style baseline).
 - "cvae" (part-aware CVAE) and "object_cvae" (the "object-based network" ablation) need
   trained weights, which are not shipped yet: asking for them is a clear error.
+
+On a complete cloud (GenerationInput.complete) every generator's placements are checked with the
+inside test: a hand whose palm point or any vertex starts inside the object is pushed back out
+along its approach (part_init.push_clear), so stage 3 starts from free space.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import numpy as np
 import torch
 
 from ..errors import ErrorCode, GraspError
+from ..geometry.inside import inside_test_for
 from ..hand.base import HandModel
-from .part_init import palm_facing_poses, spread_targets, tilted
+from .part_init import palm_facing_poses, push_clear, spread_targets, tilted
 
 GENERATORS = ("part_facing", "part_random", "object_around", "cvae", "object_cvae")
 
@@ -48,14 +53,35 @@ class GenerationInput:
     count: int  # K
     hand: HandModel
     seed: int = 0
+    complete: bool = False  # a complete cloud with outward normals: placements are checked for inside starts
+    joints: np.ndarray | None = None  # (D,) the posture stage 3 starts from (the prior's); None: the flat hand
 
 
 class PoseGenerator(ABC):
     name = "base"
 
-    @abstractmethod
     def generate(self, query: GenerationInput) -> InitialPoses:
-        """K initial wrist poses for the hand."""
+        """K initial wrist poses for the hand (on a complete cloud, none starting inside the object)."""
+        poses = self._place(query)
+        if query.complete:
+            poses = _cleared(poses, query)
+        return poses
+
+    @abstractmethod
+    def _place(self, query: GenerationInput) -> InitialPoses:
+        """K initial wrist poses, as placed."""
+
+
+def _cleared(poses: InitialPoses, query: GenerationInput) -> InitialPoses:
+    hand = query.hand
+    joints = torch.zeros(hand.dof) if query.joints is None else torch.as_tensor(query.joints)
+    device = hand.palm_normal.device
+    trans, moved = push_clear(poses.rot6d.to(device), poses.trans.to(device), hand, joints.to(device, torch.float32),
+                              inside_test_for(query.points, query.normals))  # fmt: skip
+    n = int((moved > 0).sum())
+    note = (f"; {n} of {poses.count} started inside the object and were pushed out along their approach "
+            f"(up to {100 * moved.max():.1f} cm)" if n else "; none started inside the object")  # fmt: skip
+    return InitialPoses(poses.rot6d, trans.to(poses.trans), poses.generator, poses.description + note)
 
 
 class PartFacingGenerator(PoseGenerator):
@@ -64,7 +90,7 @@ class PartFacingGenerator(PoseGenerator):
     def __init__(self, standoff: float = 0.02):
         self.standoff = _positive("standoff", standoff)
 
-    def generate(self, query):
+    def _place(self, query):
         rng = np.random.default_rng(query.seed)
         p, n = spread_targets(query.points, query.normals, query.part_mask, query.count)
         r6, t = palm_facing_poses(p, n, rng.uniform(0, 2 * np.pi, query.count), query.hand, self.standoff)
@@ -79,7 +105,7 @@ class PartRandomGenerator(PoseGenerator):
         self.standoff = (_positive("standoff", standoff[0]), _positive("standoff", standoff[1]))
         self.max_tilt = np.radians(float(max_tilt_deg))
 
-    def generate(self, query):
+    def _place(self, query):
         rng = np.random.default_rng(query.seed)
         idx = np.flatnonzero(query.part_mask)
         if len(idx) == 0:
@@ -102,7 +128,7 @@ class ObjectAroundGenerator(PoseGenerator):
         self.standoff = _positive("standoff", standoff)
         self.max_tilt = np.radians(float(max_tilt_deg))
 
-    def generate(self, query):
+    def _place(self, query):
         rng = np.random.default_rng(query.seed)
         everything = np.ones(len(query.points), dtype=bool)
         p, n = spread_targets(query.points, query.normals, everything, query.count)

@@ -4,6 +4,7 @@
 wrist pose for any HandModel: the hand's palm_point goes `standoff` metres out along the
 direction and its palm_normal looks back along it. The generators in `generation.py` choose
 the targets (points of the contact part, or of the whole object) and the directions.
+`push_clear` then moves hands that start inside a complete object back out along their approach.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from ..geometry.rotations import matrix_to_rot6d
+from ..geometry.inside import InsideTest
+from ..geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
 from ..geometry.sampling import farthest_point_sampling
 from ..hand.base import HandModel
 
@@ -59,3 +61,34 @@ def tilted(directions: np.ndarray, max_angle: float, rng: np.random.Generator) -
     tilt = rng.uniform(0.0, max_angle, len(d))
     side = np.cos(az)[:, None] * u + np.sin(az)[:, None] * v
     return np.cos(tilt)[:, None] * d + np.sin(tilt)[:, None] * side
+
+
+def push_clear(rot6d: torch.Tensor, trans: torch.Tensor, hand: HandModel, joints: torch.Tensor, test: InsideTest,
+               tolerance: float = 0.001, step: float = 0.005,
+               max_rounds: int = 40) -> tuple[torch.Tensor, np.ndarray]:  # fmt: skip
+    """Hands that start inside the object, moved back along their approach until they are clear.
+
+    A hand is inside when its palm point or any vertex (posed with `joints` (D,)) lies deeper than
+    `tolerance` metres inside the complete cloud of `test`. Each round moves every such hand away
+    from the object along its palm normal (the reverse of its approach) by its deepest vertex's
+    depth plus `step`; beyond the cloud's box everything is outside, so it ends. Returns the new
+    translations (K, 3) and how far each hand was moved (K,) metres.
+    """
+    away = -(rot6d_to_matrix(rot6d) @ hand.palm_normal.to(rot6d)).detach()  # (K, 3)
+    trans = trans.detach().clone()
+    moved = np.zeros(len(trans))
+    todo = np.arange(len(trans))
+    q = joints.to(trans).expand(len(trans), -1)
+    with torch.no_grad():
+        for _ in range(max_rounds):
+            out = hand.forward(rot6d[todo], trans[todo], q[todo])
+            palm = rot6d_to_matrix(rot6d[todo]) @ hand.palm_point.to(trans) + trans[todo]
+            depth = test.depth(torch.cat([out.vertices, palm[:, None]], 1)).max(1)
+            inside = depth > tolerance
+            if not inside.any():
+                break
+            todo = todo[inside]
+            push = depth[inside] + step
+            trans[todo] += away[todo] * torch.as_tensor(push, dtype=trans.dtype, device=trans.device)[:, None]
+            moved[todo] += push
+    return trans, moved

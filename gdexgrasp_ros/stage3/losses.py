@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..geometry.force_closure import force_closure_residual
+from ..geometry.inside import depth_below_nearest
 from ..hand.contact_map import contact_from_distance
 
 
@@ -46,16 +47,32 @@ def penetration_loss(object_sdf_in_hand: torch.Tensor, c_pen: float) -> torch.Te
 
 def reverse_penetration_loss(vertices: torch.Tensor, nearest_points: torch.Tensor, nearest_normals: torch.Tensor,
                              c_revpen: float, radius: float = 0.02) -> torch.Tensor:  # fmt: skip
-    """L_revpen = sum_j max(0, -(v_j - o_j) . n_j - c_revpen)  (metres): hand vertices inside the object.
+    """L_revpen for camera clouds = sum_j max(0, -(v_j - o_j) . n_j - c_revpen)  (metres): hand vertices
+    inside the object.
 
     Inside test from the nearest object point o_j and its outward normal n_j: robust on partial
     clouds because only vertices within `radius` of the surface are judged (a far vertex's
-    nearest point may lie on a side the camera never saw).
+    nearest point may lie on a side the camera never saw). Complete clouds use
+    inside_penetration_loss, which judges every vertex.
     """
     diff = vertices - nearest_points
     depth = -(diff * nearest_normals).sum(-1)
     near = (diff.norm(dim=-1) < radius).to(depth.dtype)
     return (torch.relu(depth - c_revpen) * near).sum(-1)
+
+
+def inside_penetration_loss(vertices: torch.Tensor, nearest_points: torch.Tensor, nearest_normals: torch.Tensor,
+                            inside: torch.Tensor, c_revpen: float) -> torch.Tensor:  # fmt: skip
+    """L_revpen for complete clouds = sum_j [v_j inside] max(0, depth_j - c_revpen)  (metres).
+
+    Every scored vertex is judged, however far from the surface: `inside` (K, S) bool comes from
+    geometry.inside (winding number; refreshed with the correspondences). depth_j =
+    -(v_j - o_j) . n_j under the nearest point's tangent plane, or ||v_j - o_j|| where that plane
+    disagrees with the inside test (geometry.inside.depth_below_nearest), so a hand wholly inside a
+    body, or in a wall, is driven out towards the nearest surface.
+    """
+    depth = depth_below_nearest(vertices - nearest_points, nearest_normals)
+    return (torch.relu(depth - c_revpen) * inside.to(depth.dtype)).sum(-1)
 
 
 def joint_limit_loss(joints: torch.Tensor, limits: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,11 @@ CPU efficiency: nearest-neighbour correspondences come from a KD-tree and are re
 hand's contact candidates plus a fixed subsample of other vertices are scored, and the hand's
 signed distance is evaluated on the object points nearest to each hand (chosen at refresh).
 On CUDA the same code uses brute-force nearest neighbours (see geometry.nearest).
+
+Reverse penetration depends on the kind of cloud (ObjectContext's `complete`): a camera view's
+back is unknown, so only vertices within 2 cm of a cloud point are judged; a complete,
+outward-oriented cloud has an inside test (geometry.inside) that holds everywhere, and every
+scored vertex is judged with it at each refresh.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import ErrorCode, GraspError
+from ..geometry.inside import inside_test_for
 from ..geometry.nearest import NearestIndex
 from ..hand.base import HandModel
 from ..objects.part_object import PartObject
@@ -88,9 +94,13 @@ ProgressFn = Callable[[str, float, int, float], None]
 
 
 class ObjectContext:
-    """Per-object structures built once: tensors, nearest-neighbour indices, part selection."""
+    """Per-object structures built once: tensors, nearest-neighbour indices, part selection.
 
-    def __init__(self, obj: PartObject, part_mask: np.ndarray, device, dtype=torch.float32):
+    complete: the cloud is complete with outward normals (a mesh sample, fused views), so the
+    inside test (geometry.inside) holds everywhere; False for a camera view.
+    """
+
+    def __init__(self, obj: PartObject, part_mask: np.ndarray, device, dtype=torch.float32, complete: bool = False):
         if obj.normals is None:
             raise GraspError(ErrorCode.INTERNAL_ERROR, "stage 3 needs object normals")
         mask = np.asarray(part_mask, dtype=bool)
@@ -105,6 +115,8 @@ class ObjectContext:
         self.pen_candidates = torch.arange(0, len(self.points), 2, device=device)
         self.index = NearestIndex(self.points)
         self.part_index = NearestIndex(self.part_points)
+        self.complete = bool(complete)
+        self.inside = inside_test_for(obj.points, obj.normals) if self.complete else None
 
 
 class PriorGuidedOptimizer:
@@ -146,7 +158,7 @@ class PriorGuidedOptimizer:
                     raise GraspError(ErrorCode.CANCELED, f"canceled during optimization ({name}, iteration {it})")
                 out = self.hand.forward(r, t, q, self.scored)
                 if it % self.cfg.refresh_every == 0:
-                    cache = self._refresh(obj, out)
+                    cache = self._refresh(obj, out, full=(name != "A"))
                 terms = self._terms(obj, out, q, c_s, s_s, cache, full=(name != "A"))
                 total = self._total(terms)
                 opt.zero_grad(set_to_none=True)
@@ -174,16 +186,22 @@ class PriorGuidedOptimizer:
             ("B", c.iterations_a + c.iterations_b if c.mode == "no_prior" else c.iterations_b, c.lr_b, ("r", "t", "q"))
         ]
 
-    def _refresh(self, obj: ObjectContext, out) -> dict:
-        """Correspondences for the next iterations (no gradient)."""
+    def _refresh(self, obj: ObjectContext, out, full: bool = True) -> dict:
+        """Correspondences for the next iterations (no gradient); with `full`, L_revpen's inside flags too."""
         with torch.no_grad():
             v = out.vertices
-            obj_idx = obj.index.indices(v)
+            inside = None
+            if full and obj.inside is not None:  # the inside test's nearest points are the correspondences too
+                flags, _, nearest = obj.inside.classify(v)
+                obj_idx = torch.as_tensor(nearest, dtype=torch.long, device=v.device).reshape(v.shape[:-1])
+                inside = torch.as_tensor(flags, device=v.device).reshape(v.shape[:-1])
+            else:
+                obj_idx = obj.index.indices(v)
             part_idx = obj.part_index.indices(v[:, : self.n_cand])
             cand = obj.points[obj.pen_candidates]
             sd = self.hand.signed_distance(out, cand.expand(v.shape[0], -1, -1))
             pen_idx = obj.pen_candidates[torch.topk(sd, k=min(self.cfg.pen_points, sd.shape[1]), largest=False).indices]
-        return {"obj": obj_idx, "part": part_idx, "pen": pen_idx}
+        return {"obj": obj_idx, "part": part_idx, "pen": pen_idx, "inside": inside}
 
     def _terms(self, obj: ObjectContext, out, q, c_s, s_s, cache, full: bool) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -201,7 +219,10 @@ class PriorGuidedOptimizer:
         pen_pts = obj.points[cache["pen"]]
         terms["pen"] = L.penetration_loss(self.hand.signed_distance(out, pen_pts), cfg.c_pen)
         near_p, near_n = obj.points[cache["obj"]], obj.normals[cache["obj"]]
-        terms["revpen"] = L.reverse_penetration_loss(v, near_p, near_n, cfg.c_revpen)
+        if cache["inside"] is not None:  # complete cloud: every scored vertex judged
+            terms["revpen"] = L.inside_penetration_loss(v, near_p, near_n, cache["inside"], cfg.c_revpen)
+        else:
+            terms["revpen"] = L.reverse_penetration_loss(v, near_p, near_n, cfg.c_revpen)
         terms["fc"] = self._fc(v[:, : self.n_cand], d_obj[:, : self.n_cand], near_n, obj.center)
         terms["joint"] = L.joint_limit_loss(q, self.hand.joint_limits)
         terms["spen"] = self.hand.self_penetration(out)
