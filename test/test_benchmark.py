@@ -15,6 +15,7 @@ import pytest
 import trimesh
 
 from gdexgrasp_ros.benchmark import report as R
+from gdexgrasp_ros.benchmark.cli import _extents
 from gdexgrasp_ros.benchmark.cli import main as bench_main
 from gdexgrasp_ros.benchmark.plan import make_plan, matching_parts, project_instructions
 from gdexgrasp_ros.benchmark.shapes import BenchShape
@@ -88,7 +89,9 @@ def test_aggregation_counts_a_failed_goal_as_a_miss_but_not_in_the_physical_mean
     assert best["penetration_cm"] == pytest.approx(0.3)  # the two goals with a grasp
     assert best["part_acc"] == pytest.approx(100 / 3)  # one of three goals on the part
     assert best["held_pct"] == pytest.approx(100 / 3)
+    assert best["sim_median_cm"] == pytest.approx(15.5)  # 1 (held) and 30 (fell)
     topk = R.summarize(recs, best=False)
+    assert math.isnan(topk["held_pct"]), "only best grasps were simulated: no top-k held figure"
     assert topk["penetration_cm"] == pytest.approx((0.6 + 0.4) / 2) and topk["part_acc"] == pytest.approx(50 / 3)
     d = R.diagnostics(recs)
     assert d["errors"] == {"PART_NOT_FOUND": 1} and d["part_verdict_agree_pct"] == pytest.approx(50.0)
@@ -159,10 +162,25 @@ def test_quick_run_figures_are_the_runs_own(quick_run):
         assert set(best["reported"]) >= {"penetration_cm", "part_ratio", "score"}
 
 
-def test_a_removed_shape_file_changes_the_counts_and_nothing_reruns(quick_run):
-    shapes, kept, dropped, out, first = quick_run
+def test_camera_grasps_are_judged_in_the_object_frame(quick_run):
+    """A camera goal's hand comes back in the camera frame: moved wrongly, it would touch nothing."""
+    _, _, _, out, _ = quick_run
+    camera = [g for g in _goals(out) if g["mode"] == "camera" and g["preset"] == "full" and g["grasps"]]
+    assert camera and max(g["grasps"][0]["contacts"] for g in camera) > 0
+
+
+def test_extent_overrides_name_categories_as_the_shapes_do():
+    assert _extents(["Watering_Can=0.4", "0.3"]) == (("watering can", 0.4), ("*", 0.3))
+
+
+def test_a_removed_shape_file_changes_the_counts_and_nothing_reruns(quick_run, tmp_path):
+    original_shapes, _, dropped, original_out, first = quick_run
+    # Copies (the module's run stays as it was); the folder keeps its name, which is part of each shape's id.
+    shapes, out = tmp_path / original_shapes.name, tmp_path / "bench"
+    shutil.copytree(original_shapes, shapes)
+    shutil.copytree(original_out, out)
     before = len(_goals(out))
-    shutil.rmtree(dropped.parent)
+    shutil.rmtree(shapes / dropped.parent.name)
     assert bench_main(["--quick", "--shapes", str(shapes), "--out", str(out), "--workers", "1"]) == 0
     assert len(_goals(out)) == before, "every goal of the smaller set was already recorded: resumed, not rerun"
     row = next(line for line in (out / "table1.md").read_text().splitlines() if line.startswith("| Ours* (complete"))

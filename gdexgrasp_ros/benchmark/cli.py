@@ -34,6 +34,7 @@ from .runner import RunOptions, init_worker, run_goal
 from .shapes import (
     SHARED_DATA_ENV,
     UP_AXES,
+    category_name,
     default_data_dir,
     discover_shapes,
     load_shape,
@@ -105,7 +106,7 @@ def _extents(items: list[str]) -> tuple[tuple[str, float], ...]:
             raise SystemExit(f"--extent: '{item}' is not [CATEGORY=]METRES") from None
         if metres <= 0:
             raise SystemExit(f"--extent: {metres} m must be positive")
-        out.append((cat.strip().lower() or "*", metres))
+        out.append((category_name(cat) if cat.strip() else "*", metres))
     return tuple(out)
 
 
@@ -159,7 +160,8 @@ def build_goals(args, shapes, presets: list[str]):
     plan = make_plan(with_parts, modes, main_presets, iterations, args.seed, args.instructions)
     plan.skipped[:0] = skipped
     goals = list(plan.goals)
-    subset = first_per_category(with_parts, args.table2_per_category)
+    planned = {g.shape.shape_id for g in plan.goals}  # shapes skipped for want of an instruction do not count
+    subset = first_per_category([sp for sp in with_parts if sp[0].shape_id in planned], args.table2_per_category)
     ablations = [p for p in presets if p not in TABLE1_PRESETS]
     if ablations and args.table2_mode in modes:
         abl = make_plan([sp for sp in with_parts if sp[0].shape_id in subset], [args.table2_mode], ablations,
@@ -199,8 +201,11 @@ def read_records(path: Path) -> dict[str, dict]:
 
 
 def run_goals(goals: list[Goal], options: RunOptions, workers: int, path: Path) -> None:
-    done = {k for k, r in read_records(path).items() if r["status"] != "CRASH"}  # a crash is retried
-    todo = [g for g in unique_goals(goals) if g.key not in done]
+    records = read_records(path)
+    # A crash is retried; a record made with other settings (extent, up, top-k, ...) is rerun.
+    done = {k for k, r in records.items() if r["status"] != "CRASH"}
+    todo = [g for g in unique_goals(goals)
+            if g.key not in done or records[g.key].get("options") != options.signature(g)]  # fmt: skip
     if not todo:
         return
     # Shapes in order so a worker's shape cache hits; each goal is written as soon as it is done.

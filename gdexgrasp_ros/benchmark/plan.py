@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..stage1.analysis.evaluation import load_instruction_set
-from .shapes import BenchShape
+from .shapes import BenchShape, category_name
 
 MODES = ("inferred", "gt", "camera")
 KIND_ORDER = ("indirect", "direct")
@@ -93,7 +93,7 @@ def read_instruction_file(path: str | Path) -> dict[str, list[Instruction]]:
         missing = [k for k in ("object", "instruction", "affordance", "part") if not str(row.get(k, "")).strip()]
         if missing:
             raise ValueError(f"{path}:{n}: missing {missing} (each line needs object, instruction, affordance, part)")
-        key = str(row["object"]).strip().lower()
+        key = category_name(str(row["object"]))
         out.setdefault(key, []).append(Instruction(row["instruction"], row["affordance"], row["part"], "file"))
     return out
 
@@ -129,7 +129,7 @@ def project_instructions(category: str, shape_parts: list[str], rows: list[dict]
 def instructions_for(shape: BenchShape, parts: list[str], from_file: dict[str, list[Instruction]],
                      rows: list[dict]) -> list[Instruction]:  # fmt: skip
     stem = Path(shape.path).stem.lower() if shape.path else ""
-    for key in (shape.shape_id.lower(), stem, shape.category):
+    for key in (category_name(shape.shape_id), category_name(stem) if stem else "", shape.category):
         if key and key in from_file:
             return from_file[key]
     return project_instructions(shape.category, parts, rows)

@@ -45,6 +45,15 @@ class RunOptions:
     six_direction: tuple[tuple[str, str], ...] = (("full", "gt"),)  # (preset, mode): six-direction mean (best grasp)
     six_shapes: frozenset = frozenset()  # ... on these shapes only (it costs ~6 simulations)
 
+    def six_for(self, goal: Goal) -> bool:
+        """Whether the goal's best grasp also gets the six-direction simulation."""
+        return (goal.preset, goal.mode) in self.six_direction and goal.shape.shape_id in self.six_shapes
+
+    def signature(self, goal: Goal) -> dict:
+        """The settings a goal's figures depend on beyond its key: a record made with others is rerun."""
+        return {"up": self.up, "extent": self.extent_for(goal.shape.category), "cloud_points": self.cloud_points,
+                "max_grasps": self.max_grasps, "simulate_top": self.simulate_top, "six": self.six_for(goal)}  # fmt: skip
+
     def extent_for(self, category: str) -> float | None:
         table = dict(self.extents)
         return table.get(category, table.get("*"))
@@ -80,6 +89,7 @@ class Worker:
 
     def run(self, goal: Goal) -> dict:
         record = goal_record(goal)
+        record["options"] = self.options.signature(goal)
         try:
             self._run(goal, record)
         except Exception as err:  # noqa: BLE001 - a crash is recorded and counted, the run goes on
@@ -89,7 +99,7 @@ class Worker:
     def _run(self, goal: Goal, record: dict) -> None:
         loaded, ref = self.shape(goal)
         record["closed"], record["has_mesh"] = loaded.closed, loaded.obj.mesh is not None
-        built = build_request(goal, loaded.obj, self.options.cloud_points)
+        built = build_request(goal, loaded.obj, self.options.cloud_points, self.options.max_grasps)
         if built is None:
             record.update(status="SKIPPED", error="camera mode needs a mesh to render; this shape is points only")
             return
@@ -117,8 +127,7 @@ class Worker:
         grasps, rotations, translations, joints = [], [], [], []
         for rank, g in enumerate(result.grasps):
             vertices, R, t = g.vertices @ R0.T + t0, R0 @ g.rotation, R0 @ g.translation + t0
-            six = rank == 0 and (goal.preset, goal.mode) in self.options.six_direction \
-                and goal.shape.shape_id in self.options.six_shapes  # fmt: skip
+            six = rank == 0 and self.options.six_for(goal)
             judged = E.judge_grasp(ref, hand, faces, vertices, R, t, g.joints, rank < self.options.simulate_top, six)
             grasps.append({"rank": rank, **judged, "reported": E.reported(g.quality), "loss": g.loss})
             rotations.append(R)
@@ -140,9 +149,9 @@ def goal_record(goal: Goal) -> dict:
     }  # fmt: skip
 
 
-def build_request(goal: Goal, obj, cloud_points: int) -> tuple[RawRequest, np.ndarray] | None:
+def build_request(goal: Goal, obj, cloud_points: int, max_grasps: int = 3) -> tuple[RawRequest, np.ndarray] | None:
     """The goal's raw request and the transform from its cloud's frame to the object frame (4x4)."""
-    common = dict(instruction=goal.instruction.text, object_category=goal.shape.category, max_grasps=3,
+    common = dict(instruction=goal.instruction.text, object_category=goal.shape.category, max_grasps=max_grasps,
                   robot_hand="none", timeout=GOAL_TIMEOUT)  # fmt: skip
     if goal.mode == "camera":
         if obj.mesh is None:
