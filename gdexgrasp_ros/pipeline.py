@@ -293,7 +293,7 @@ class GraspSynthesizer:
         for k in opt.order.tolist():
             check()
             verts = out.vertices[k].cpu().numpy()
-            sdf = _hand_sdf(hand, opt, k) if complete else None
+            sdf = hand.sdf_function(_posed(hand, opt, k)) if complete else None
             quality = evaluate_grasp(verts, obj.points, obj.normals, mask, hand_sdf=sdf, complete=complete)
             if not part_known:  # ranked on the whole object; a part ratio would mean nothing
                 quality = dataclasses.replace(quality, part_contact_ratio=math.nan)
@@ -369,19 +369,6 @@ class GraspSynthesizer:
         return self._retargeters[robot]
 
 
-def _hand_sdf(hand, opt: OptimizationResult, k: int):
-    """Signed distance (negative inside) of grasp k's hand at numpy points (M, 3) -> (M,)."""
-    with torch.no_grad():
-        out = hand.forward(opt.rot6d[k : k + 1], opt.trans[k : k + 1], opt.joints[k : k + 1])
-
-    def sdf(points: np.ndarray) -> np.ndarray:
-        p = torch.as_tensor(points, dtype=opt.trans.dtype, device=opt.trans.device)[None]
-        with torch.no_grad():
-            return hand.signed_distance(out, p)[0].cpu().numpy()
-
-    return sdf
-
-
 def _describe_optimization(cfg) -> str:
     if cfg.mode == "none":
         return "none (initial poses scored)"
@@ -444,3 +431,9 @@ class _StageTimer:
         if exc_type is None:
             self.run.check_deadline()  # a stage that ran past the limit is named as the one (e.g. localization)
         return False
+
+
+def _posed(hand, opt: OptimizationResult, k: int):
+    """Grasp k's posed hand alone (a batch of one)."""
+    with torch.no_grad():
+        return hand.forward(opt.rot6d[k : k + 1], opt.trans[k : k + 1], opt.joints[k : k + 1])

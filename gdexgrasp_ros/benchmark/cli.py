@@ -309,10 +309,10 @@ def write_outputs(out: Path, records: list[dict], args, plan, skipped_files, una
     rows = R.iterations_rows(records)
     if rows:
         render_quality_vs_iterations(rows, out / "quality_vs_iterations.png")
-    summary = {(r["preset"], m): None for r in records for m in r["modes"]}
+    rows_written = {(r["preset"], m) for r in records for m in r["modes"]}
     print(
         f"wrote {out}/table1.md, table2.md, grasps.jsonl, best_grasps.png"
-        f"{', quality_vs_iterations.png' if rows else ''} ({len(records)} goals, {len(summary)} rows)"
+        f"{', quality_vs_iterations.png' if rows else ''} ({len(records)} goals, {len(rows_written)} rows)"
     )
 
 

@@ -72,20 +72,11 @@ def hand_sdf(hand, rotation: np.ndarray, translation: np.ndarray, joints: np.nda
         R = torch.as_tensor(rotation, dtype=dtype)[None]
         out = hand.forward(matrix_to_rot6d(R), torch.as_tensor(translation, dtype=dtype)[None],
                            torch.as_tensor(joints, dtype=dtype)[None])  # fmt: skip
-
-    def sdf(points: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return hand.signed_distance(out, torch.as_tensor(points, dtype=dtype)[None])[0].numpy()
-
-    return sdf
+    return hand.sdf_function(out)
 
 
 def _volume(voxels: np.ndarray | None, sdf) -> float:
-    if voxels is None:
-        return math.nan
-    if len(voxels) == 0:
-        return 0.0
-    return float((sdf(voxels) < 0).sum()) * M.VOXEL_PITCH**3
+    return math.nan if voxels is None else M.volume_inside(voxels, sdf)
 
 
 def judge_grasp(ref: Reference, hand, faces: np.ndarray, vertices: np.ndarray, rotation: np.ndarray,

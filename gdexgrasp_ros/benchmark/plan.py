@@ -115,9 +115,8 @@ def project_instructions(category: str, shape_parts: list[str], rows: list[dict]
         picked = _distinct(own)[:per_category]
         return [Instruction(r["instruction"], r["affordance"], r["part"], "project") for r in picked]
     borrowed = []
-    word = re.compile(r"\b({})\b")
     for r in _distinct([r for r in rows if r["kind"] == "direct"]):
-        pattern = re.compile(word.pattern.format(re.escape(r["category"])), re.IGNORECASE)
+        pattern = re.compile(rf"\b{re.escape(r['category'])}\b", re.IGNORECASE)
         if matching_parts(r["part"], shape_parts) and pattern.search(r["instruction"]):
             borrowed.append(Instruction(pattern.sub(category, r["instruction"]), r["affordance"], r["part"],
                                         f"project:{r['category']}"))  # fmt: skip

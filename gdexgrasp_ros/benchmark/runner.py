@@ -21,6 +21,7 @@ import numpy as np
 
 from ..config import SynthesizerConfig
 from ..errors import GraspError
+from ..hand import load_hand_model
 from ..objects.camera import table_size_for, table_top_scene
 from ..objects.part_object import sample_mesh
 from ..pipeline import GraspSynthesizer
@@ -66,6 +67,13 @@ class Worker:
         self.options = options
         self.synthesizers: dict[tuple, GraspSynthesizer] = {}
         self.shapes: dict[str, tuple] = {}
+        self._hand = None
+
+    def hand(self):
+        """The hand the goals are synthesized with (open_hand, the benchmark's requests' default)."""
+        if self._hand is None:
+            self._hand = load_hand_model("open_hand")
+        return self._hand
 
     def synthesizer(self, goal: Goal) -> GraspSynthesizer:
         key = (goal.preset, goal.iterations, goal.seed)
@@ -113,16 +121,16 @@ class Worker:
                           timings=dict(err.timings or {}))  # fmt: skip
             return
         record.update(status="SUCCESS", latency_s=time.perf_counter() - started, timings=dict(result.timings))
-        self._judge(goal, record, result, ref, to_object, synth)
+        self._judge(goal, record, result, ref, to_object)
 
-    def _judge(self, goal: Goal, record: dict, result, ref: E.Reference, to_object: np.ndarray, synth) -> None:
+    def _judge(self, goal: Goal, record: dict, result, ref: E.Reference, to_object: np.ndarray) -> None:
         R0, t0 = to_object[:3, :3], to_object[:3, 3]
         record["analysis"] = E.analysis_correct(result.arrangement, goal.instruction.affordance, goal.instruction.part,
                                                 goal.target_parts)  # fmt: skip
         points_obj = None if result.object_points is None else result.object_points @ R0.T + t0
         located = result.localization is not None
         record["localizer_iou"] = E.localizer_iou(ref, points_obj, result.part_mask) if located else math.nan
-        hand = synth._hand("open_hand")
+        hand = self.hand()
         faces = hand.faces.cpu().numpy()
         grasps, rotations, translations, joints = [], [], [], []
         for rank, g in enumerate(result.grasps):

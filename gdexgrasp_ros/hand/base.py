@@ -113,6 +113,18 @@ class HandModel(ABC):
     def signed_distance(self, out: HandOutput, points: torch.Tensor) -> torch.Tensor:
         """Signed distance (B, N), metres, negative inside, of query points (B, N, 3) to posed hands."""
 
+    def sdf_function(self, out: HandOutput):
+        """The signed distance of one posed hand (batch of 1) as a numpy callable: points (M, 3) -> (M,),
+        metres, negative inside (the form the volume metrics take)."""
+        ref = out.wrist_rotation
+
+        def sdf(points):
+            p = torch.as_tensor(points, dtype=ref.dtype, device=ref.device)[None]
+            with torch.no_grad():
+                return self.signed_distance(out, p)[0].cpu().numpy()
+
+        return sdf
+
     @abstractmethod
     def self_penetration(self, out: HandOutput) -> torch.Tensor:
         """(B,) metres: summed overlap between parts of the hand that must not touch."""

@@ -52,10 +52,14 @@ def intersection_volume(
     shell=False fills the object solid (the paper's solid intersection volume); shell=True
     counts only the surface shell, as GraspTTA's variant does.
     """
-    centres = object_voxels(object_mesh, pitch, shell)
+    return volume_inside(object_voxels(object_mesh, pitch, shell), hand_sdf, pitch)
+
+
+def volume_inside(centres: np.ndarray, hand_sdf: SdfFn, pitch: float = VOXEL_PITCH) -> float:
+    """Volume (m^3) of the voxels (centres (M, 3), side `pitch`) whose centres lie inside the hand."""
     if len(centres) == 0:
         return 0.0
-    return float((hand_sdf(centres) < 0).sum()) * pitch**3
+    return float((np.asarray(hand_sdf(centres)) < 0).sum()) * pitch**3
 
 
 def contact_mask(hand_points: np.ndarray, object_points: np.ndarray, threshold: float = CONTACT_THRESHOLD):
