@@ -50,6 +50,14 @@ def test_an_unknown_category_borrows_direct_instructions_about_parts_it_has():
     assert project_instructions("widget", ["flange"], ROWS) == []
 
 
+def test_borrowed_instructions_cover_different_parts_each_by_its_commonest_use():
+    picked = project_instructions("tankard", ["body", "handle", "rim"], ROWS)
+    assert len(picked) == 2 and {i.part for i in picked} == {"body", "handle"}, "two parts, not two uses of one"
+    handle = next(i for i in picked if i.part == "handle")
+    assert handle.affordance == "handle-grip", "a handle is gripped in most of the set (a faucet's is twisted)"
+    assert "tankard" in handle.text
+
+
 def test_a_shape_without_the_instructions_part_is_skipped_and_counted(tmp_path):
     lines = [{"object": "vase", "instruction": "hold the vase by its handle", "affordance": "handle-grip",
               "part": "handle"}]  # fmt: skip

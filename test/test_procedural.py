@@ -105,3 +105,19 @@ def test_rest_centroid_offset_points_from_the_handle_to_the_body():
     obj = generate_object("mug", seed=0)
     v = rest_centroid_offset(obj.points, obj.part_mask("handle"))
     assert v[0] < -0.02, "the handle is on +x, so the body centroid lies towards -x"
+
+
+@pytest.mark.parametrize("category", ["cup", "vase", "bucket", "bowl"])
+def test_open_containers_are_hollow_with_an_open_mouth(category):
+    """A thin wall round an empty cavity that a straight drop from above the mouth reaches down to the floor."""
+    mesh, names = generate_mesh(category, seed=2)
+    tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    top = tm.bounds[1][2]
+    inner_axis = np.array([[0.0, 0.0, z] for z in np.linspace(0.35, 0.8, 6) * top])
+    assert not tm.contains(inner_axis).any(), "the cavity is empty"
+    # Off the xz plane: a bucket's bail arches over the mouth there.
+    hits, _, _ = tm.ray.intersects_location([[0.0, 0.01, top + 0.05]], [[0.0, 0.0, -1.0]])
+    assert len(hits) and hits[:, 2].max() < 0.02, "nothing closes the mouth: the first hit is the floor"
+    assert tm.volume < 0.5 * tm.convex_hull.volume, "thin walls, not a solid"
+    if category != "bowl":
+        assert "rim" in names and "body" in names

@@ -7,7 +7,7 @@ its `indirect` instructions first (the paper's test instructions are indirect), 
 and the first of each distinct (affordance, part) pair, so two instructions ask for different grasps.
 A category the set does not know gets `direct` instructions of other categories whose part the
 shape has, with the category word replaced (e.g. "Hold the teapot by its handle." -> "Hold the cup
-by its handle."). Shape i of a category takes instruction i mod n. A shape without the instruction's
+by its handle."): each part's commonest use in the set first, and different parts first. Shape i of a category takes instruction i mod n. A shape without the instruction's
 part is skipped and counted. No rule here looks at a category's name.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,15 +115,23 @@ def project_instructions(category: str, shape_parts: list[str], rows: list[dict]
     if own:
         picked = _distinct(own)[:per_category]
         return [Instruction(r["instruction"], r["affordance"], r["part"], "project") for r in picked]
-    borrowed = []
-    for r in _distinct([r for r in rows if r["kind"] == "direct"]):
+    direct = [r for r in rows if r["kind"] == "direct"]
+    uses = Counter((r["affordance"], r["part"]) for r in direct)
+    usable, seen = [], set()
+    # A part's commonest use across the set first ("handle": handle-grip, not a faucet's twist).
+    for r in sorted(direct, key=lambda r: -uses[(r["affordance"], r["part"])]):
         pattern = re.compile(rf"\b{re.escape(r['category'])}\b", re.IGNORECASE)
-        if matching_parts(r["part"], shape_parts) and pattern.search(r["instruction"]):
-            borrowed.append(Instruction(pattern.sub(category, r["instruction"]), r["affordance"], r["part"],
-                                        f"project:{r['category']}"))  # fmt: skip
-        if len(borrowed) == per_category:
-            break
-    return borrowed
+        pair = (r["affordance"], r["part"])
+        if pair not in seen and matching_parts(r["part"], shape_parts) and pattern.search(r["instruction"]):
+            seen.add(pair)
+            usable.append(Instruction(pattern.sub(category, r["instruction"]), r["affordance"], r["part"],
+                                      f"project:{r['category']}"))  # fmt: skip
+    # Different parts first (a cup gets a handle and a body instruction, not two of its body).
+    by_part: list[Instruction] = []
+    for i in usable:
+        if all(i.part != b.part for b in by_part):
+            by_part.append(i)
+    return (by_part + [i for i in usable if i not in by_part])[:per_category]
 
 
 def instructions_for(shape: BenchShape, parts: list[str], from_file: dict[str, list[Instruction]],

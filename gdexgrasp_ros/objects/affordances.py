@@ -40,6 +40,9 @@ AFFORDANCE_TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     "teapot": {"handle": ("handle-grip",), "lid": ("twist",), "body": ("base-support", "wrap-around-grip")},
     "flashlight": {"body": ("wrap-around-grip",), "head": ("twist",)},
     "jug": {"handle": ("handle-grip",), "lid": ("twist",), "body": ("wrap-around-grip", "base-support")},
+    "cup": {"handle": ("handle-grip",), "body": ("wrap-around-grip", "base-support")},
+    "vase": {"handle": ("handle-grip",), "body": ("wrap-around-grip", "base-support")},
+    "bucket": {"handle": ("handle-grip",), "body": ("wrap-around-grip", "base-support")},
 }
 
 

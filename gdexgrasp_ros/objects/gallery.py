@@ -18,11 +18,11 @@ from ..viz.raster import Canvas, look_rotation  # noqa: E402
 from .procedural import ALL_CATEGORIES, UNSEEN_CATEGORIES, generate_mesh  # noqa: E402
 
 
-def render_gallery(path: str, seed: int = 0, size: int = 260) -> None:
-    cats = list(ALL_CATEGORIES)
-    cols = 5
+def render_gallery(path: str, seed: int = 0, size: int = 260, categories: list[str] | None = None) -> None:
+    cats = list(categories or ALL_CATEGORIES)
+    cols = min(5, len(cats))
     rows = int(np.ceil(len(cats) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.5 * rows))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.5 * rows), squeeze=False)
     for ax, cat in zip(axes.ravel(), tqdm(cats, desc="gallery"), strict=False):
         mesh, names = generate_mesh(cat, seed)
         v = mesh.vertices
@@ -50,8 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("gallery", help="render every procedural category coloured by part")
     g.add_argument("-o", "--output", required=True)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--categories", default="", help="comma-separated categories (default: all)")
     args = parser.parse_args(argv)
-    render_gallery(args.output, args.seed)
+    cats = [c.strip() for c in args.categories.split(",") if c.strip()] or None
+    unknown = [c for c in cats or [] if c not in ALL_CATEGORIES]
+    if unknown:
+        parser.error(f"unknown categories {unknown}; known: {sorted(ALL_CATEGORIES)}")
+    render_gallery(args.output, args.seed, categories=cats)
     print(f"wrote {args.output}")
     return 0
 

@@ -4,6 +4,11 @@ and 12 unseen categories kept out of priors and training (the paper's generalisa
 Each builder draws realistic metric proportions from a seeded generator and returns closed
 part meshes; the parts are fused with a boolean union (manifold3d) into one closed,
 outward-oriented mesh, whose faces are labelled with the part they lie on.
+
+Open containers are hollow where real ones are: the bowl, and the unseen cup, vase and bucket
+have thin walls (3-5 mm), an open mouth and a rolled rim ("body" is the wall, outside and inside;
+"rim" the lip). The training categories the part models were fitted on (mug, pot, ...) keep their
+solid bodies, so the fitted models stay as they are; the hollow cup is the open mug.
 """
 
 from __future__ import annotations
@@ -29,6 +34,33 @@ def _handle_loop(
     a = np.linspace(-np.pi / 2, np.pi / 2, 28)
     path = np.stack([body_radius - 0.004 + reach * np.cos(a), np.zeros_like(a), zc + half * np.sin(a)], axis=1)
     return S.tube(path, thickness / 2)
+
+
+def _open_vessel(outline_rz: np.ndarray, wall: float, base: float) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
+    """A thin-walled vessel open at the top, and its rolled rim, from the outer outline.
+
+    outline_rz: (r, z) points of the outer wall from the bottom edge (z = 0) up to the mouth. The
+    wall is `wall` thick (measured along r), the floor `base` thick; the rim is a torus of the wall's
+    thickness on the mouth, so the lip is round as on a real cup.
+    """
+    outer = np.asarray(outline_rz, float)
+    inner = outer[::-1].copy()
+    inner[:, 0] -= wall
+    inner[-1, 1] = base  # the inner wall ends on the floor
+    inner = inner[inner[:, 1] >= base]
+    profile = np.concatenate([[[0.0, 0.0]], outer, inner, [[0.0, base]]])
+    body = S.revolved(profile)
+    r_mouth, z_mouth = outer[-1]
+    rim = trimesh.creation.torus(r_mouth - wall / 2, 0.55 * wall, major_sections=64, minor_sections=12)
+    rim.apply_translation([0, 0, z_mouth])
+    return body, rim
+
+
+def _bezier(p0, p1, p2, n: int = 24) -> np.ndarray:
+    """Quadratic Bezier path from p0 to p2 pulled towards p1 (handle centre lines)."""
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    p0, p1, p2 = (np.asarray(p, float) for p in (p0, p1, p2))
+    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2
 
 
 def bottle(rng) -> PartList:
@@ -294,6 +326,52 @@ def jug(rng) -> PartList:
     return [("body", body), ("handle", handle), ("lid", lid)]
 
 
+def cup(rng) -> PartList:
+    """The open mug: a hollow cylinder with a floor, a rim and a C handle."""
+    r, h = rng.uniform(0.035, 0.048), rng.uniform(0.08, 0.11)
+    wall = rng.uniform(0.003, 0.005)
+    body, rim = _open_vessel([[r, 0.0], [r, h]], wall, rng.uniform(0.006, 0.009))
+    handle = _handle_loop(rng, r, h * 0.2, h * 0.8, rng.uniform(0.009, 0.013), rng.uniform(0.025, 0.035))
+    return [("body", body), ("handle", handle), ("rim", rim)]
+
+
+def vase(rng) -> PartList:
+    """An amphora-like vase: hollow bulging body, narrow neck, flared open mouth, two side handles."""
+    h = rng.uniform(0.2, 0.28)
+    foot, belly, neck = rng.uniform(0.035, 0.05), rng.uniform(0.07, 0.095), rng.uniform(0.028, 0.04)
+    mouth = neck + rng.uniform(0.008, 0.018)
+    z = np.linspace(0.0, 1.0, 16)
+    # Smooth outline: foot -> belly (at 0.4 h) -> neck (at 0.82 h) -> flared mouth.
+    knots_z, knots_r = [0.0, 0.4, 0.82, 1.0], [foot, belly, neck, mouth]
+    outline = np.stack([np.interp(z, knots_z, knots_r), z * h], 1)
+    outline[:, 0] = np.convolve(np.pad(outline[:, 0], 1, mode="edge"), [0.25, 0.5, 0.25], "valid")
+    wall = rng.uniform(0.004, 0.006)
+    body, rim = _open_vessel(outline, wall, rng.uniform(0.008, 0.012))
+    z_low, z_high = 0.55 * h, 0.84 * h
+    r_low, r_high = np.interp([z_low / h, z_high / h], z, outline[:, 0])
+    reach, thick = rng.uniform(0.025, 0.04), rng.uniform(0.007, 0.009)
+    handles = []
+    for s in (1.0, -1.0):
+        path = _bezier([s * (r_low - 0.006), 0, z_low], [s * (max(r_low, r_high) + 2 * reach), 0, (z_low + z_high) / 2 + 0.03],
+                       [s * (r_high - 0.004), 0, z_high])  # fmt: skip
+        handles.append(S.tube(path, thick))
+    return [("body", body), ("handle", trimesh.boolean.union(handles, engine="manifold")), ("rim", rim)]
+
+
+def bucket(rng) -> PartList:
+    """An open household bucket (tapered, thin plastic wall) with a bail handle over the mouth."""
+    rb, rt, h = rng.uniform(0.1, 0.12), rng.uniform(0.12, 0.145), rng.uniform(0.2, 0.26)
+    wall = rng.uniform(0.003, 0.004)
+    body, rim = _open_vessel([[rb, 0.0], [rt, h]], wall, rng.uniform(0.004, 0.006))
+    rise = rng.uniform(0.08, 0.12)
+    a = np.linspace(0.0, np.pi, 30)
+    # The bail: ends sunk into the wall's lugs just under the rim, arching `rise` above the mouth.
+    bail = np.stack([(rt - 0.002) * np.cos(a), np.zeros_like(a), h - 0.02 + (rise + 0.02) * np.sin(a)], 1)
+    lugs = [S.box([0.012, 0.03, 0.03], center=[s * (rt + 0.002), 0, h - 0.025]) for s in (1, -1)]
+    handle = trimesh.boolean.union([S.tube(bail, rng.uniform(0.006, 0.008)), *lugs], engine="manifold")
+    return [("body", body), ("handle", handle), ("rim", rim)]
+
+
 TRAIN_CATEGORIES: dict[str, Builder] = {
     "bottle": bottle, "bowl": bowl, "dispenser": dispenser, "headphones": headphones, "faucet": faucet,
     "handle bottle": handle_bottle, "jar": jar, "kettle": kettle, "knife": knife, "mug": mug, "pot": pot,
@@ -302,7 +380,7 @@ TRAIN_CATEGORIES: dict[str, Builder] = {
 UNSEEN_CATEGORIES: dict[str, Builder] = {
     "frying pan": frying_pan, "saucepan": saucepan, "broom": broom, "umbrella": umbrella, "suitcase": suitcase,
     "hammer": hammer, "screwdriver": screwdriver, "drill": drill, "watering can": watering_can, "teapot": teapot,
-    "flashlight": flashlight, "jug": jug,
+    "flashlight": flashlight, "jug": jug, "cup": cup, "vase": vase, "bucket": bucket,
 }  # fmt: skip
 ALL_CATEGORIES = {**TRAIN_CATEGORIES, **UNSEEN_CATEGORIES}
 
