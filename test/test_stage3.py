@@ -9,7 +9,6 @@ import trimesh
 
 from gdexgrasp_ros.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
 from gdexgrasp_ros.hand import OpenHand
-from gdexgrasp_ros.hand.autograsp import close_until_contact
 from gdexgrasp_ros.hand.postures import canonical_posture
 from gdexgrasp_ros.metrics import contact as M
 from gdexgrasp_ros.metrics.simulation import simulation_displacement
@@ -18,6 +17,7 @@ from gdexgrasp_ros.objects.procedural import generate_object
 from gdexgrasp_ros.stage1.prior import posture_prior
 from gdexgrasp_ros.stage2.part_init import palm_facing_poses
 from gdexgrasp_ros.stage3 import losses as L
+from gdexgrasp_ros.stage3.closing import close_on_object, sdf_distance
 from gdexgrasp_ros.stage3.optimizer import ObjectContext, OptimizerConfig, PriorGuidedOptimizer
 
 
@@ -135,7 +135,7 @@ def test_a_hand_closed_around_a_cylinder_holds_it_and_an_open_hand_beside_it_doe
     r6, t = matrix_to_rot6d(torch.eye(3))[None], torch.zeros(1, 3)
     q0 = torch.as_tensor(canonical_posture("handle-grip"), dtype=torch.float32)
     q0[[1, 2, 4, 5, 7, 8, 10, 11]] = 0.1  # open the fingers, then close them onto the cylinder
-    q = close_until_contact(hand, r6, t, q0, sdf)
+    q = close_on_object(hand, r6, t, q0[None], sdf_distance(sdf))[0]
     closed = hand.forward(r6, t, q[None]).vertices[0].numpy()
     assert M.penetration_depth(closed, mesh) < 0.003
     held = simulation_displacement(closed, hand.faces.numpy(), mesh)

@@ -204,6 +204,23 @@ def depth_below_nearest(offset, normal):
     return plane * (plane > 0) + dist * (plane <= 0)
 
 
+def surface_distance(queries: torch.Tensor, points: torch.Tensor, normals: torch.Tensor, index, spacing: float):
+    """Signed distance (...,) m of queries (..., 3) to an oriented cloud's surface, negative behind it.
+
+    From the nearest point p and its outward normal n (index: a geometry.nearest.NearestIndex over
+    points): the tangent-plane distance (q - p) . n where q lies within `spacing` of p's normal line
+    (exact on a flat patch, so a touch is seen at millimetres although points lie `spacing` apart),
+    else the distance |q - p| (beyond an edge; counted as outside). A local test for points that
+    approach the surface from outside (closing fingers); geometry.inside.InsideTest judges anywhere.
+    """
+    idx = index.indices(queries)
+    offset = queries - points[idx]
+    plane = (offset * normals[idx]).sum(-1)
+    dist = offset.norm(dim=-1)
+    lateral = (dist.square() - plane.square()).clamp_min(0.0).sqrt()
+    return torch.where(lateral <= spacing, plane, dist)
+
+
 _CACHE: OrderedDict[str, InsideTest] = OrderedDict()
 _CACHE_SIZE = 4
 

@@ -30,6 +30,16 @@ DIGITS = ("index", "middle", "ring", "little", "thumb", "palm")
 PALM_DIGIT = 5
 
 
+@dataclass(frozen=True)
+class ClosingJoint:
+    """A joint that closes the hand when it grows (stage3.closing): the vertices it moves and its share
+    of each closing step."""
+
+    joint: int  # index in joint_names
+    vertices: torch.Tensor  # (V,) bool: the vertices this joint moves
+    share: float = 1.0
+
+
 @dataclass
 class HandOutput:
     vertices: torch.Tensor  # (B, V, 3) world, metres (only the requested vertex_ids when given)
@@ -99,6 +109,11 @@ class HandModel(ABC):
     def palm_normal(self) -> torch.Tensor:
         """(3,) unit, wrist frame: the direction the palm faces (towards a grasped object)."""
         return self._palm_normal
+
+    @property
+    def closing_joints(self) -> tuple[ClosingJoint, ...]:
+        """The joints that close the fingers on an object (flexions); empty: the model cannot close."""
+        return ()
 
     @abstractmethod
     def default_posture(self, affordance: str) -> np.ndarray:

@@ -29,7 +29,7 @@ import torch
 from ..geometry.rotations import rot6d_to_matrix, skew
 from ..geometry.sdf import rounded_box_sdf, tapered_capsule_sdf
 from ..geometry.surface_nets import surface_nets, surface_projection
-from .base import PALM_DIGIT, HandModel, HandOutput
+from .base import PALM_DIGIT, ClosingJoint, HandModel, HandOutput
 
 FINGERS = ("index", "middle", "ring", "little")
 DIP_COUPLING = 2.0 / 3.0
@@ -129,6 +129,16 @@ class OpenHand(HandModel):
         self._palm_point = t(GRASP_POINT)
         self._palm_normal = t([0.0, 0.0, -1.0])
         self.to(device)
+
+    @property
+    def closing_joints(self) -> tuple[ClosingJoint, ...]:
+        """Finger MCP and PIP flexion (the DIP follows the PIP); thumb opposition at half rate, MCP, IP."""
+        link = self.link_of_vertex
+        moves = lambda links: torch.isin(link, torch.tensor(links, device=link.device))  # noqa: E731
+        fingers = [ClosingJoint(3 * i + j, moves(list(range(3 * i + j, 3 * i + 4)))) for i in range(4) for j in (1, 2)]
+        thumb = [ClosingJoint(12, moves([13, 14, 15]), 0.5), ClosingJoint(14, moves([14, 15])),
+                 ClosingJoint(15, moves([15]))]  # fmt: skip
+        return tuple(fingers + thumb)
 
     def default_posture(self, affordance: str) -> np.ndarray:
         from .postures import canonical_posture  # postures import this module's joint limits

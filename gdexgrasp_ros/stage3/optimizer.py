@@ -2,8 +2,9 @@
 
 Sub-stage A: extrinsics (wrist rotation, translation) only, prior terms only (L_contact,
 L_cmap), lr 0.005, 700 iterations. Sub-stage B: all parameters, all terms, lr 0.001, 700
-iterations. A one-stage mode (B only) and a no-prior mode (L_close replaces the prior terms)
-serve the paper's ablations.
+iterations. Then the closing finish (stage3.closing) closes the fingers on the object. A
+one-stage mode (B only) and a no-prior mode (L_close replaces the prior terms) serve the
+paper's ablations.
 
 CPU efficiency: nearest-neighbour correspondences come from a KD-tree and are refreshed every
 `refresh_every` iterations; distances are differentiable on the gathered pairs. Only the
@@ -28,10 +29,12 @@ import torch
 from ..errors import ErrorCode, GraspError
 from ..geometry.inside import inside_test_for
 from ..geometry.nearest import NearestIndex
+from ..geometry.normals import point_spacing
 from ..hand.base import HandModel
 from ..objects.part_object import PartObject
 from ..stage1.prior import GraspPrior, prior_tensors
 from . import losses as L
+from .closing import ClosingConfig, close_on_object, cloud_distance
 
 
 @dataclass
@@ -66,6 +69,9 @@ class OptimizerConfig:
     cancel_check_every: int = 10
     seed: int = 0
     weights: LossWeights = field(default_factory=LossWeights)
+    # After the sub-stages, close the fingers on the object (stage3.closing); not in mode "none".
+    closing: bool = True
+    closing_settings: ClosingConfig = field(default_factory=ClosingConfig)
 
     def __post_init__(self):
         if self.mode not in OPTIMIZER_MODES:
@@ -109,11 +115,13 @@ class ObjectContext:
         t = lambda x: torch.as_tensor(np.asarray(x), dtype=dtype, device=device)  # noqa: E731
         self.points, self.normals = t(obj.points), t(obj.normals)
         self.part_points = self.points[torch.as_tensor(mask, device=device)]
+        self.part_normals = self.normals[torch.as_tensor(mask, device=device)]
         self.center = self.points.mean(0)
         # L_pen's points are picked at each refresh among these (every other point: the hand's
         # signed distance over the whole cloud is the refresh's largest cost).
         self.pen_candidates = torch.arange(0, len(self.points), 2, device=device)
         self.index = NearestIndex(self.points)
+        self.spacing = point_spacing(obj.points)  # m, the closing finish's contact scale
         self.part_index = NearestIndex(self.part_points)
         self.complete = bool(complete)
         self.inside = inside_test_for(obj.points, obj.normals) if self.complete else None
@@ -168,6 +176,10 @@ class PriorGuidedOptimizer:
                 history.append({"stage": name, "loss": float(total.detach().mean())})
                 if progress is not None and (it % self.cfg.cancel_check_every == 0 or it == iters - 1):
                     progress(name, done / total_iters, K, float(total.detach().min()))
+        if self.cfg.closing and stages:
+            whole = cloud_distance(obj.points, obj.normals, obj.spacing, obj.index)
+            part = cloud_distance(obj.part_points, obj.part_normals, obj.spacing, obj.part_index)
+            q = close_on_object(self.hand, r.detach(), t.detach(), q.detach(), whole, self.cfg.closing_settings, part)
         with torch.no_grad():
             out = self.hand.forward(r, t, q, self.scored)
             cache = self._refresh(obj, out)

@@ -204,8 +204,8 @@ def demo_scene(n_points: int = 1500, seed: int = 0) -> DemoScene:
     import trimesh
 
     from ..geometry.rotations import matrix_to_rot6d
-    from ..hand.autograsp import close_until_contact
     from ..hand.postures import canonical_posture
+    from ..stage3.closing import close_on_object, sdf_distance
 
     radius, center = 0.016, np.array([0.075, 0.0, -0.0315])  # the handle lies across the palm (wrist frame)
     handle = trimesh.creation.cylinder(radius=radius, height=0.24, sections=48)
@@ -228,7 +228,9 @@ def demo_scene(n_points: int = 1500, seed: int = 0) -> DemoScene:
 
     q0 = torch.as_tensor(canonical_posture("handle-grip"), dtype=torch.float32)
     q0[[1, 2, 4, 5, 7, 8, 10, 11]] = 0.1
-    q = close_until_contact(_open_hand(), matrix_to_rot6d(torch.eye(3))[None], torch.zeros(1, 3), q0, sdf).numpy()
+    q = close_on_object(
+        _open_hand(), matrix_to_rot6d(torch.eye(3))[None], torch.zeros(1, 3), q0[None], sdf_distance(sdf)
+    )[0].numpy()
     # Second grasp: the same hand turned 150 deg about the handle axis, 9 cm further down the handle.
     a = np.radians(150.0)
     R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
