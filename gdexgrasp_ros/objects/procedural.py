@@ -51,7 +51,8 @@ def _open_vessel(outline_rz: np.ndarray, wall: float, base: float) -> tuple[trim
     profile = np.concatenate([[[0.0, 0.0]], outer, inner, [[0.0, base]]])
     body = S.revolved(profile)
     r_mouth, z_mouth = outer[-1]
-    rim = trimesh.creation.torus(r_mouth - wall / 2, 0.55 * wall, major_sections=64, minor_sections=12)
+    # 61 sections: a multiple of the body's 32 would put vertices on one another where they meet.
+    rim = trimesh.creation.torus(r_mouth - wall / 2, 0.55 * wall, major_sections=61, minor_sections=12)
     rim.apply_translation([0, 0, z_mouth])
     return body, rim
 
