@@ -372,11 +372,13 @@ class GraspSynthesizer:
 def _describe_optimization(cfg) -> str:
     if cfg.mode == "none":
         return "none (initial poses scored)"
+    finish = ", then fingers closed on the part" if cfg.closing else ""
     if cfg.mode == "two_stage":
-        return f"two-stage (A: {cfg.iterations_a} extrinsic iterations on prior terms, B: {cfg.iterations_b} on all)"
+        return (f"two-stage (A: {cfg.iterations_a} extrinsic iterations on prior terms, B: {cfg.iterations_b} on all"
+                f"{finish})")  # fmt: skip
     if cfg.mode == "one_stage":
-        return f"one-stage ({cfg.iterations_b} iterations, all parameters and terms)"
-    return f"no prior guidance ({cfg.iterations_a + cfg.iterations_b} iterations, physical terms + L_close)"
+        return f"one-stage ({cfg.iterations_b} iterations, all parameters and terms{finish})"
+    return f"no prior guidance ({cfg.iterations_a + cfg.iterations_b} iterations, physical terms + L_close{finish})"
 
 
 class _Run:

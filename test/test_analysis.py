@@ -778,3 +778,17 @@ def test_transformers_backend_with_a_real_model(offline):
     assert arr.affordance in AFFORDANCES and arr.contact_part in ("body", "handle", "spout", "lid")
     if not arr.fallback:
         assert arr.backend == "transformers"
+
+
+@pytest.mark.parametrize("instruction, category, labels, part", [
+    ("Grasp the bucket around its body.", "bucket", ["base_body", "handle"], "base_body"),
+    ("Hold the kitchenpot by its foot.", "pot", ["base_body", "lid", "handle"], "base_body"),
+    ("Twist the cap off the bottle.", "bottle", ["body", "neck", "lid"], "lid"),
+    ("Grasp the pen around its body.", "pen", ["base_body", "cap"], "base_body"),
+    ("Lift the kettle by its grip.", "kettle", ["body", "grip", "lid", "spout"], "grip"),
+])  # fmt: skip
+def test_labelled_clouds_get_their_own_name_for_the_part(offline, instruction, category, labels, part):
+    """PartNet-style labels name parts differently ("base_body", a bottle's "lid"); the answer is the
+    cloud's label for the instruction's part, never another part because the name differs."""
+    got = offline.analyze(instruction, category, labels)
+    assert got.contact_part == part, (got.affordance, got.contact_part, got.rationale)

@@ -35,6 +35,8 @@ def test_defaults_come_from_the_library_configuration(ros):
         assert cfg.optimizer.iterations_b == OptimizerConfig().iterations_b and cfg.preset == "full"
         assert values["cloud_kind"] == cfg.cloud_kind == SynthesizerConfig().cloud_kind == "auto"
         assert P.synthesizer_config(values | {"cloud_kind": "complete"}).cloud_kind == "complete"
+        assert values["finger_closing"] is True and cfg.optimizer.closing
+        assert not P.synthesizer_config(values | {"finger_closing": False}).optimizer.closing
         described = node.describe_parameters(["iterations_a", "max_grasps"])
         assert described[0].integer_range[0].from_value == 0 and described[1].integer_range[0].to_value == 64
     finally:

@@ -73,6 +73,7 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("num_candidates", _SYN.num_candidates, "hands optimised together (at least max_grasps)", 1, 1024),
     ParamSpec("iterations_a", _OPT.iterations_a, "stage 3 sub-stage A iterations", 0, _BIG),
     ParamSpec("iterations_b", _OPT.iterations_b, "stage 3 sub-stage B iterations", 0, _BIG),
+    ParamSpec("finger_closing", _OPT.closing, "after stage 3's sub-stages, close the fingers on the contact part"),
     ParamSpec("preprocess", _SYN.preprocess, "camera clouds: plane removal, clustering, target selection, FPS"),
     ParamSpec("cloud_kind", _SYN.cloud_kind, "what goal clouds are: camera (one view; normals face the sensor), "
               "complete (mesh sample, fused views; normals point out) or auto (detected; the result's rationale "
@@ -182,7 +183,8 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
         preprocess_config=PreprocessConfig(millimetres=v["millimetres"], target=v["target_selection"]),
         analyzer=v["analyzer"], analyzer_options=analyzer_options, localizer=v["localizer"],
         localizer_options=localizer_options, localizer_points=v["localizer_points"],
-        optimizer=OptimizerConfig(iterations_a=v["iterations_a"], iterations_b=v["iterations_b"]),
+        optimizer=OptimizerConfig(iterations_a=v["iterations_a"], iterations_b=v["iterations_b"],
+                                  closing=v["finger_closing"]),
         mano_model_path=v["mano_model_path"],
     )  # fmt: skip
 

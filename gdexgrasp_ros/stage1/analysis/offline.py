@@ -299,17 +299,28 @@ def _known_words(model_dir: Path) -> set[str]:
 def _candidates(category: str, part_names: list[str] | None, text: str) -> list[_Candidate]:
     """(affordance, part) pairs the object allows, in table order."""
     table = AFFORDANCE_TABLE.get(category)
-    wanted = {p.lower(): p for p in part_names} if part_names else None
     out: list[_Candidate] = []
     if table is not None:
         for part, affs in table.items():
-            if wanted is None or part in wanted:
-                name = wanted[part] if wanted else part
+            name = _label_for(part, part_names) if part_names else part
+            if name is not None:
                 for rank, aff in enumerate(affs):
                     out.append(_Candidate(aff, name, rank, len(out)))
     if out:
         return out
     return _generic_candidates(part_names, text)
+
+
+def _label_for(part: str, part_names: list[str]) -> str | None:
+    """The cloud's label that names a table part: the same name, else a label made of words that
+    include the part's ("base_body" for body, "rotation_lid" for lid), else a label with a word
+    that can mean it ("grip" for handle, "lid" for cap); None when the object has no such part."""
+    for test in (lambda n: n.lower() == part, lambda n: set(_words(part)) <= set(_words(n)),
+                 lambda n: any(part in PART_WORDS.get(w, ()) for w in _words(n))):  # fmt: skip
+        found = [n for n in part_names if test(n)]
+        if found:
+            return found[0]
+    return None
 
 
 def _generic_candidates(part_names: list[str] | None, text: str) -> list[_Candidate]:
@@ -333,10 +344,19 @@ def _generic_candidates(part_names: list[str] | None, text: str) -> list[_Candid
 
 def _part_kind(name: str) -> str:
     """The generic kind of a part name ("grip" -> "handle")."""
-    key = " ".join(name.lower().replace("_", " ").split())
+    key = " ".join(_words(name))
     if key in GENERIC_PART_AFFORDANCES:
         return key
-    return PART_WORDS.get(key, ("",))[0]
+    if key in PART_WORDS:
+        return PART_WORDS[key][0]
+    # A compound label ("base_body", "rotation_lid"): its last word that names a part.
+    return next((PART_WORDS.get(w, (w,))[0] for w in reversed(_words(name)) if w in GENERIC_PART_AFFORDANCES
+                 or w in PART_WORDS), "")  # fmt: skip
+
+
+def _words(name: str) -> list[str]:
+    """Lower-case words of a part name ("base_body" -> [base, body])."""
+    return [w for w in re.split(r"[^a-z]+", name.lower()) if w]
 
 
 def _object_parts(category: str, part_names: list[str] | None) -> list[str] | None:
