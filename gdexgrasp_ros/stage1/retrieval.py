@@ -4,8 +4,9 @@ Retrievers share one interface, chosen by name in the synthesizer configuration:
 - "canonical_posture": the affordance's canonical posture with contact on the pads of the
   digits it uses (data-free; the stand-in until the prior database is built);
 - "none": no prior (an open hand, zero contact map), for the DexGraspNet-style baseline;
-- "database": K-means clusters of a grasp dataset (Eq. 1-2; the paper's retrieval), not
-  shipped yet: asking for it is a clear error.
+- "database": K-means clusters of a grasp dataset (Eq. 1-2; the paper's retrieval,
+  stage1.prior_database) read from `path`; no database is shipped yet, so without a path it is a
+  clear error.
 """
 
 from __future__ import annotations
@@ -48,6 +49,27 @@ class NoPriorRetriever(PriorRetriever):
         return empty_prior(hand)
 
 
+class DatabaseRetriever(PriorRetriever):
+    name = "database"
+
+    def __init__(self, path: str = ""):
+        from .prior_database import PriorDatabase
+
+        if not path:
+            raise GraspError(ErrorCode.INTERNAL_ERROR, "the prior database is not available: none is shipped yet "
+                             "(retriever 'database' needs retriever_options path=FILE); use 'canonical_posture'")  # fmt: skip
+        try:
+            self.database = PriorDatabase.load(path)
+        except (FileNotFoundError, ValueError) as err:
+            raise GraspError(ErrorCode.INTERNAL_ERROR, f"prior database: {err}") from err
+
+    def retrieve(self, hand, affordance, part_name, part_points):
+        if hand.name != self.database.hand_model:
+            raise GraspError(ErrorCode.INVALID_GOAL, f"the prior database is for the {self.database.hand_model} "
+                             f"hand, the goal asks for {hand.name}")  # fmt: skip
+        return self.database.prior(affordance, part_name, part_points)
+
+
 def make_retriever(name: str = "canonical_posture", **options) -> PriorRetriever:
     """A retriever by name; options go to its constructor."""
     if name == "canonical_posture":
@@ -57,6 +79,5 @@ def make_retriever(name: str = "canonical_posture", **options) -> PriorRetriever
             raise TypeError(f"the 'none' retriever takes no options, got {sorted(options)}")
         return NoPriorRetriever()
     if name == "database":
-        raise GraspError(ErrorCode.INTERNAL_ERROR, "the prior database is not available: none is shipped yet "
-                         "(retriever 'database'); use 'canonical_posture'")  # fmt: skip
+        return DatabaseRetriever(**options)
     raise ValueError(f"unknown retriever '{name}'; expected one of {', '.join(RETRIEVERS)}")

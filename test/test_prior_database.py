@@ -1,0 +1,127 @@
+"""Stage 1 prior database: records on disk, K-means per affordance (Eq. 1-2), retrieval by part shape."""
+
+import numpy as np
+import pytest
+
+from gdexgrasp_ros.errors import ErrorCode, GraspError
+from gdexgrasp_ros.hand import OpenHand
+from gdexgrasp_ros.stage1.clustering import ClusterScaling, choose_k, cluster_records, features, kmeans
+from gdexgrasp_ros.stage1.grasp_dataset import GraspRecord, load_records, save_records
+from gdexgrasp_ros.stage1.prior_database import PriorDatabase
+from gdexgrasp_ros.stage1.retrieval import make_retriever
+
+V, D = 50, 16
+
+
+def _record(rng, affordance: str, extents, joints, part="handle") -> GraspRecord:
+    contact = np.clip(rng.normal(0.5, 0.2, V), 0, 1)
+    return GraspRecord(affordance, "mug", "procedural:mug:seed=0", 0, part, np.sort(extents)[::-1], joints,
+                       np.eye(3), rng.normal(0, 0.05, 3), np.eye(3), np.zeros(3), contact,
+                       {"penetration_m": 0.001, "volume_m3": 1e-6, "simulation_m": 0.01, "part_ratio": 0.9})  # fmt: skip
+
+
+def _dataset(seed: int = 0) -> list[GraspRecord]:
+    """Two handle-grip families (thin short handles vs long thick ones, different postures) and one twist family."""
+    rng = np.random.default_rng(seed)
+    small, large = np.array([0.08, 0.02, 0.012]), np.array([0.25, 0.035, 0.03])
+    q_grip, q_open, q_twist = np.full(D, 1.0), np.full(D, 0.2), np.full(D, 0.5)
+    out = [
+        _record(rng, "handle-grip", small + rng.normal(0, 0.002, 3), q_grip + rng.normal(0, 0.05, D)) for _ in range(12)
+    ]
+    out += [
+        _record(rng, "handle-grip", large + rng.normal(0, 0.002, 3), q_open + rng.normal(0, 0.05, D)) for _ in range(10)
+    ]
+    out += [_record(rng, "twist", small + rng.normal(0, 0.002, 3), q_twist + rng.normal(0, 0.05, D), "cap")
+            for _ in range(9)]  # fmt: skip
+    return out
+
+
+def _box_points(size, n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-0.5, 0.5, (n, 3)) * np.asarray(size)
+
+
+def test_kmeans_finds_separated_groups_and_is_deterministic():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(c, 0.1, (20, 2)) for c in ((0, 0), (5, 0), (0, 5))])
+    labels, _ = kmeans(x, 3, seed=1)
+    assert len(np.unique(labels)) == 3
+    for block in range(3):  # each generated group lands in one cluster
+        assert len(np.unique(labels[block * 20 : (block + 1) * 20])) == 1
+    again, _ = kmeans(x, 3, seed=1)
+    assert (labels == again).all()
+    k, _, scores = choose_k(x, ClusterScaling())
+    assert k == 3 and scores[3] > 0.8
+    k_one, _, _ = choose_k(rng.normal(0, 1, (40, 2)), ClusterScaling(min_silhouette=0.6))
+    assert k_one == 1, "no structure: one cluster"
+
+
+def test_clusters_never_mix_affordances_and_summarise_their_members():
+    records = _dataset()
+    clusters, report = cluster_records(records)
+    assert {c.affordance for c in clusters} == {"handle-grip", "twist"}
+    assert sum(c.affordance == "handle-grip" for c in clusters) == 2 and report["handle-grip"]
+    assert sum(c.count for c in clusters) == len(records)
+    for c in clusters:
+        assert {records[i].affordance for i in c.members} == {c.affordance}, "no cluster mixes affordances"
+        assert c.representative in c.members, "the representative is a real member"
+        np.testing.assert_array_equal(c.joints, records[c.representative].joints)
+        assert (c.contact_std >= 0).all() and c.contact_mean.shape == (V,)
+        x = features([records[i] for i in c.members], ClusterScaling())
+        nearest = c.members[np.argmin(((x - x.mean(0)) ** 2).sum(1))]
+        assert c.representative == nearest, "the member nearest the cluster mean"
+
+
+def test_retrieval_picks_the_cluster_whose_parts_are_the_same_size(tmp_path):
+    db = PriorDatabase(cluster_records(_dataset())[0])
+    small_part = _box_points([0.08, 0.02, 0.012])
+    large_part = _box_points([0.25, 0.035, 0.03])
+    near_small, near_large = db.ranked("handle-grip", small_part), db.ranked("handle-grip", large_part)
+    assert near_small[0][0].cluster_id != near_large[0][0].cluster_id
+    assert near_small[0][0].extents_mean[0] < 0.1 < near_large[0][0].extents_mean[0]
+    assert near_small[0][1] < near_small[1][1], "ranked by D_P"
+    prior = db.prior("handle-grip", "handle", large_part)
+    assert prior.cluster_id == near_large[0][0].cluster_id and "cluster" in prior.source
+    np.testing.assert_allclose(prior.joints.mean(), 0.2, atol=0.05)  # the open-handed family of large handles
+    with pytest.raises(GraspError, match="no 'base-support' cluster") as err:
+        db.prior("base-support", "body", small_part)
+    assert err.value.code == ErrorCode.INTERNAL_ERROR
+
+
+def test_files_round_trip_without_pickle_and_the_same_records_give_the_same_bytes(tmp_path):
+    records = _dataset()
+    save_records(tmp_path / "a.npz", records)
+    save_records(tmp_path / "b.npz", _dataset())
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    back, hand = load_records(tmp_path / "a.npz")
+    assert hand == "open_hand" and len(back) == len(records)
+    np.testing.assert_allclose(back[5].joints, records[5].joints)
+    assert back[5].metrics["part_ratio"] == pytest.approx(0.9) and back[-1].part == "cap"
+    db = PriorDatabase(cluster_records(back)[0])
+    db.save(tmp_path / "db1.npz")
+    PriorDatabase(cluster_records(load_records(tmp_path / "b.npz")[0])[0]).save(tmp_path / "db2.npz")
+    assert (tmp_path / "db1.npz").read_bytes() == (tmp_path / "db2.npz").read_bytes()
+    loaded = PriorDatabase.load(tmp_path / "db1.npz")
+    assert [c.cluster_id for c in loaded.clusters] == [c.cluster_id for c in db.clusters]
+    for a, b in zip(loaded.clusters, db.clusters, strict=True):
+        np.testing.assert_array_equal(a.members, b.members)
+        np.testing.assert_allclose(a.contact_mean, b.contact_mean, atol=1e-6)
+
+
+def test_the_database_retriever_reads_a_file_and_says_clearly_when_there_is_none(tmp_path):
+    hand = OpenHand()
+    rng = np.random.default_rng(0)
+    records = [GraspRecord("handle-grip", "mug", "m", 0, "handle", [0.08, 0.02, 0.012], rng.normal(0.8, 0.05, 16),
+                           np.eye(3), np.zeros(3), np.eye(3), np.zeros(3), rng.uniform(0, 1, hand.num_vertices))
+               for _ in range(6)]  # fmt: skip
+    PriorDatabase(cluster_records(records)[0]).save(tmp_path / "db.npz")
+    prior = make_retriever("database", path=str(tmp_path / "db.npz")).retrieve(
+        hand, "handle-grip", "handle", _box_points([0.08, 0.02, 0.012])
+    )
+    assert prior.cluster_id == 0 and prior.contact_mean.shape == (hand.num_vertices,)
+    for options, says in (({}, "none is shipped"), ({"path": str(tmp_path / "missing.npz")}, "gdexgrasp-build")):
+        with pytest.raises(GraspError, match=says):
+            make_retriever("database", **options)
+    with pytest.raises(ValueError, match="affordance"):
+        GraspRecord("grab", "mug", "m", 0, "handle", [1, 1, 1], np.zeros(16), np.eye(3), np.zeros(3), np.eye(3),
+                    np.zeros(3), np.zeros(5))  # fmt: skip
