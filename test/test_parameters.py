@@ -37,6 +37,8 @@ def test_defaults_come_from_the_library_configuration(ros):
         assert P.synthesizer_config(values | {"cloud_kind": "complete"}).cloud_kind == "complete"
         assert values["finger_closing"] is True and cfg.optimizer.closing
         assert not P.synthesizer_config(values | {"finger_closing": False}).optimizer.closing
+        db = P.synthesizer_config(values | {"retriever": "database", "prior_database": "/data/priors.npz"})
+        assert db.retriever == "database" and db.retriever_options == {"path": "/data/priors.npz"}
         described = node.describe_parameters(["iterations_a", "max_grasps"])
         assert described[0].integer_range[0].from_value == 0 and described[1].integer_range[0].to_value == 64
     finally:

@@ -125,3 +125,43 @@ def test_the_database_retriever_reads_a_file_and_says_clearly_when_there_is_none
     with pytest.raises(ValueError, match="affordance"):
         GraspRecord("grab", "mug", "m", 0, "handle", [1, 1, 1], np.zeros(16), np.eye(3), np.zeros(3), np.eye(3),
                     np.zeros(3), np.zeros(5))  # fmt: skip
+
+
+def test_a_tiny_synthesis_of_one_training_object_is_filtered_and_deterministic(tmp_path):
+    from gdexgrasp_ros.stage1.dataset_synthesis import SynthesisFilters, SynthesisSettings, synthesize_object
+
+    hand = OpenHand()
+    lenient = SynthesisFilters(max_penetration=0.05, max_volume=1e-3, max_displacement=float("inf"), min_part_ratio=0.0)
+    settings = SynthesisSettings(candidates=3, iterations=(10, 10), filters=lenient)
+    records, report = synthesize_object(hand, "knife", 2, settings)  # the knife: one pair, handle / handle-grip
+    assert report.tried == {"handle/handle-grip": 3} and sum(report.kept.values()) == len(records) >= 1
+    for r in records:
+        assert (r.affordance, r.part, r.category) == ("handle-grip", "handle", "knife")
+        assert r.part_extents[0] >= r.part_extents[1] >= r.part_extents[2] > 0
+        assert r.contact.shape == (hand.num_vertices,) and r.contact.max() > 0.9, "the hand touches the knife"
+        np.testing.assert_allclose(r.rotation @ r.rotation.T, np.eye(3), atol=1e-5)
+    save_records(tmp_path / "a.npz", records)
+    save_records(tmp_path / "b.npz", synthesize_object(hand, "knife", 2, settings)[0])
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes(), "same seed, same bytes"
+    strict = SynthesisSettings(candidates=3, iterations=(10, 10), filters=SynthesisFilters(max_penetration=0.0))
+    kept, strict_report = synthesize_object(hand, "knife", 2, strict)
+    assert len(kept) <= len(records) and sum(sum(f.values()) for f in strict_report.failed.values()) >= 1
+    with pytest.raises(ValueError, match="training categories only"):
+        synthesize_object(hand, "hammer", 0, settings)
+
+
+def test_the_build_gives_the_same_files_with_one_or_two_workers(tmp_path):
+    from gdexgrasp_ros.stage1.build_priors import build, jobs
+    from gdexgrasp_ros.stage1.dataset_synthesis import SynthesisFilters, SynthesisSettings
+
+    lenient = SynthesisFilters(max_penetration=0.05, max_volume=1e-3, max_displacement=float("inf"), min_part_ratio=0.0)
+    settings = SynthesisSettings(candidates=2, iterations=(5, 5), filters=lenient)
+    job_list = jobs(["knife", "scissors"], seeds=1, base_seed=3)
+    assert job_list == [("knife", 3), ("scissors", 3)]
+    one = build(tmp_path / "one", job_list, settings, workers=1, figure=False)
+    two = build(tmp_path / "two", job_list, settings, workers=2, figure=False)
+    for name in ("grasps.npz", "priors.npz"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    assert one["grasps_per_affordance"] == two["grasps_per_affordance"] == {"handle-grip": 4}
+    loaded = PriorDatabase.load(tmp_path / "two" / "priors.npz")
+    assert loaded.affordances == ["handle-grip"] and sum(c.count for c in loaded.clusters) == 4

@@ -61,6 +61,7 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("preset", _SYN.preset, "pipeline variant (paper Table 2)", choices=tuple(PRESETS)),
     ParamSpec("retriever", "", "stage 1 prior retriever ('' = the preset's)", choices=("", *RETRIEVERS)),
     ParamSpec("generator", "", "stage 2 pose generator ('' = the preset's)", choices=("", *GENERATORS)),
+    ParamSpec("prior_database", "", "prior database file (priors.npz) for retriever 'database'"),
     ParamSpec("max_grasps", _REQ.max_grasps, "grasps returned when the goal says 0", 1, MAX_GRASPS_LIMIT, live=True),
     ParamSpec("goal_timeout", _REQ.timeout, "seconds per goal when the goal says 0", 0.1, 86400.0, live=True),
     ParamSpec("hand_model", _REQ.hand_model, "hand for goals that say ''", choices=HAND_MODELS, live=True),
@@ -178,7 +179,8 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
     localizer_options = {"model_path": v["localizer_model_path"]} if v["localizer"] == "detector" and \
         v["localizer_model_path"] else {}  # fmt: skip
     return SynthesizerConfig(
-        preset=v["preset"], retriever=v["retriever"], generator=v["generator"], device=v["device"], cpu_threads=v["cpu_threads"], num_candidates=v["num_candidates"],
+        preset=v["preset"], retriever=v["retriever"], generator=v["generator"],
+        retriever_options={"path": v["prior_database"]} if v["retriever"] == "database" else {}, device=v["device"], cpu_threads=v["cpu_threads"], num_candidates=v["num_candidates"],
         preprocess=v["preprocess"], cloud_kind=v["cloud_kind"],
         preprocess_config=PreprocessConfig(millimetres=v["millimetres"], target=v["target_selection"]),
         analyzer=v["analyzer"], analyzer_options=analyzer_options, localizer=v["localizer"],
