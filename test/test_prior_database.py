@@ -140,6 +140,8 @@ def test_a_tiny_synthesis_of_one_training_object_is_filtered_and_deterministic(t
         assert r.part_extents[0] >= r.part_extents[1] >= r.part_extents[2] > 0
         assert r.contact.shape == (hand.num_vertices,) and r.contact.max() > 0.9, "the hand touches the knife"
         np.testing.assert_allclose(r.rotation @ r.rotation.T, np.eye(3), atol=1e-5)
+        assert r.metrics["penetration_m"] <= 0.05 and r.metrics["volume_m3"] <= 1e-3, "kept: passed the filters"
+        assert "simulation_m" not in r.metrics, "the simulation was skipped (max_displacement inf)"
     save_records(tmp_path / "a.npz", records)
     save_records(tmp_path / "b.npz", synthesize_object(hand, "knife", 2, settings)[0])
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes(), "same seed, same bytes"

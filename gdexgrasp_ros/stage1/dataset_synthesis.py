@@ -85,14 +85,14 @@ def synthesize_object(hand: HandModel, category: str, seed: int,
             hands = _optimize(hand, obj, mask, affordance, part, job_seed, cfg)
             report.tried[pair] = len(hands)
             for rotation, translation, joints, vertices, sdf in hands:
-                reason = _failed_filter(hand, obj, mask, vertices, sdf, cfg.filters, report, pair)
+                reason, metrics = _judge(hand, obj, mask, vertices, sdf, cfg.filters)
                 if reason:
+                    failed = report.failed.setdefault(pair, {})
+                    failed[reason] = failed.get(reason, 0) + 1
                     continue
                 contact = _contact(vertices, refs)
                 part_R = box.rotation.T @ rotation
                 part_t = box.rotation.T @ (translation - box.center)
-                metrics = {"penetration_m": M.penetration_depth(vertices, obj.mesh),
-                           "part_ratio": M.part_contact_ratio(vertices, obj.points, mask)}  # fmt: skip
                 records.append(GraspRecord(affordance, category, obj.provenance, seed, part, extents, joints,
                                            rotation, translation, part_R, part_t, contact, metrics))  # fmt: skip
                 report.kept[pair] = report.kept.get(pair, 0) + 1
@@ -127,22 +127,23 @@ def _optimize(hand, obj, mask, affordance, part, seed, cfg: SynthesisSettings):
             for k in range(opt.rot6d.shape[0])]  # fmt: skip
 
 
-def _failed_filter(hand, obj, mask, vertices, sdf, f: SynthesisFilters, report: JobReport, pair: str) -> str:
-    """The first filter a grasp fails ('' when it passes all); cheap checks first, simulation last."""
-    reason = ""
-    if M.penetration_depth(vertices, obj.mesh) > f.max_penetration:
-        reason = "penetration"
-    elif M.part_contact_ratio(vertices, obj.points, mask) < f.min_part_ratio:
-        reason = "part"
-    elif M.intersection_volume(obj.mesh, sdf()) > f.max_volume:
-        reason = "volume"
-    elif np.isfinite(f.max_displacement) and \
-            simulation_displacement(vertices, hand.faces.cpu().numpy(), obj.mesh) > f.max_displacement:  # fmt: skip
-        reason = "simulation"
-    if reason:
-        counts = report.failed.setdefault(pair, {})
-        counts[reason] = counts.get(reason, 0) + 1
-    return reason
+def _judge(hand, obj, mask, vertices, sdf, f: SynthesisFilters) -> tuple[str, dict[str, float]]:
+    """(the first filter the grasp fails, '' when it passes all; the metrics measured on the way).
+    Cheap checks first, the simulation last."""
+    m = {"penetration_m": M.penetration_depth(vertices, obj.mesh)}
+    if m["penetration_m"] > f.max_penetration:
+        return "penetration", m
+    m["part_ratio"] = M.part_contact_ratio(vertices, obj.points, mask)
+    if m["part_ratio"] < f.min_part_ratio:
+        return "part", m
+    m["volume_m3"] = M.intersection_volume(obj.mesh, sdf())
+    if m["volume_m3"] > f.max_volume:
+        return "volume", m
+    if np.isfinite(f.max_displacement):
+        m["simulation_m"] = simulation_displacement(vertices, hand.faces.cpu().numpy(), obj.mesh)
+        if m["simulation_m"] > f.max_displacement:
+            return "simulation", m
+    return "", m
 
 
 def _contact(vertices: np.ndarray, refs: np.ndarray) -> np.ndarray:
