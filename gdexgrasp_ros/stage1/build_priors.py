@@ -38,9 +38,12 @@ def jobs(categories: list[str], seeds: int, base_seed: int = 0) -> list[tuple[st
 
 
 _SETTINGS: SynthesisSettings | None = None
+_HAND = None
 
 
 def _init(settings: SynthesisSettings) -> None:
+    """Per process: the settings and one torch thread (N workers share N cores; results do not depend
+    on a thread count)."""
     global _SETTINGS
     import torch
 
@@ -49,10 +52,13 @@ def _init(settings: SynthesisSettings) -> None:
 
 
 def _run(job: tuple[str, int]):
-    from ..hand import load_hand_model
+    global _HAND
+    if _HAND is None:  # built once per process (the hand mesh takes a few seconds)
+        from ..hand import load_hand_model
 
+        _HAND = load_hand_model("open_hand")
     category, seed = job
-    return synthesize_object(load_hand_model("open_hand"), category, seed, _SETTINGS)
+    return synthesize_object(_HAND, category, seed, _SETTINGS)
 
 
 def build(out_dir: Path, job_list: list[tuple[str, int]], settings: SynthesisSettings, workers: int = 1,
@@ -60,8 +66,15 @@ def build(out_dir: Path, job_list: list[tuple[str, int]], settings: SynthesisSet
     """Run the jobs, merge in job order, cluster and write the files; returns the build report."""
     started = time.perf_counter()
     if workers <= 1:
+        import torch
+
+        # One thread as in a worker (the same arithmetic, so the same bytes); the caller's count is restored.
+        threads = torch.get_num_threads()
         _init(settings)
-        results = [_run(j) for j in tqdm(job_list, desc="objects", unit="object")]
+        try:
+            results = [_run(j) for j in tqdm(job_list, desc="objects", unit="object")]
+        finally:
+            torch.set_num_threads(threads)
     else:
         with mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(settings,)) as pool:
             results = list(tqdm(pool.imap(_run, job_list), total=len(job_list), desc="objects", unit="object"))
