@@ -211,7 +211,7 @@ class GraspSynthesizer:
                 result.initial_poses.trans.to(self.device), progress=run.sub_progress("optimization"),
                 should_cancel=run.check,
             )  # fmt: skip
-        done["optimization"] = _describe_optimization(optimizer_config)
+        done["optimization"] = _describe_optimization(optimizer_config, closes=bool(hand.closing_joints))
         with run.stage("evaluation", result):
             grasps = self._evaluate(hand, opt, obj, mask, result.prior, request.max_grasps,
                                     part_known=self.components.localization, check=run.check_deadline,
@@ -369,10 +369,11 @@ class GraspSynthesizer:
         return self._retargeters[robot]
 
 
-def _describe_optimization(cfg) -> str:
+def _describe_optimization(cfg, closes: bool = True) -> str:
+    """What stage 3 did; `closes`: the hand model has closing joints (the finish does nothing otherwise)."""
     if cfg.mode == "none":
         return "none (initial poses scored)"
-    finish = ", then fingers closed on the part" if cfg.closing else ""
+    finish = ", then fingers closed on the part" if cfg.closing and closes else ""
     if cfg.mode == "two_stage":
         return (f"two-stage (A: {cfg.iterations_a} extrinsic iterations on prior terms, B: {cfg.iterations_b} on all"
                 f"{finish})")  # fmt: skip

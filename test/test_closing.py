@@ -78,6 +78,10 @@ def test_the_squeeze_flexes_touching_joints_past_the_touch(hand):
     closed = [j for j in FINGER_FLEXIONS if touch[0, j] > q0[0, j] and touch[0, j] < upper[j] - 0.03]
     assert len(closed) >= 3
     torch.testing.assert_close(pressed[0, closed], touch[0, closed] + 0.03)
+    # A press that would bury a finger (0.4 rad past the touch) is undone by the final check.
+    distance = cloud_distance(pts, nrm, spacing)
+    hard = close_on_object(hand, r6, t, q0, distance, ClosingConfig(squeeze=0.4))
+    assert float(distance(hand.forward(r6, t, hard).vertices).min()) >= -0.002 - 1e-6
     with pytest.raises(ValueError, match="closing settings"):
         ClosingConfig(step=0.0)
 

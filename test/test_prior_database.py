@@ -119,7 +119,11 @@ def test_the_database_retriever_reads_a_file_and_says_clearly_when_there_is_none
         hand, "handle-grip", "handle", _box_points([0.08, 0.02, 0.012])
     )
     assert prior.cluster_id == 0 and prior.contact_mean.shape == (hand.num_vertices,)
-    for options, says in (({}, "none is shipped"), ({"path": str(tmp_path / "missing.npz")}, "gdexgrasp-build")):
+    save_records(tmp_path / "grasps.npz", records)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    for options, says in (({}, "none is shipped"), ({"path": str(tmp_path / "missing.npz")}, "build_priors"),
+                          ({"path": str(tmp_path / "grasps.npz")}, "not a prior database"),
+                          ({"path": str(tmp_path / "junk.npz")}, "prior database")):  # fmt: skip
         with pytest.raises(GraspError, match=says):
             make_retriever("database", **options)
     with pytest.raises(ValueError, match="affordance"):

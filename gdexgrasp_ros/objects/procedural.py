@@ -1,13 +1,13 @@
 """Seeded procedural part-labelled objects: 13 training categories mirroring AffordPose's,
-and 12 unseen categories kept out of priors and training (the paper's generalisation test).
+and 15 unseen categories kept out of priors and training (the paper's generalisation test).
 
 Each builder draws realistic metric proportions from a seeded generator and returns closed
 part meshes; the parts are fused with a boolean union (manifold3d) into one closed,
 outward-oriented mesh, whose faces are labelled with the part they lie on.
 
-Open containers are hollow where real ones are: the bowl, and the unseen cup, vase and bucket
-have thin walls (3-5 mm), an open mouth and a rolled rim ("body" is the wall, outside and inside;
-"rim" the lip). The training categories the part models were fitted on (mug, pot, ...) keep their
+Open containers are hollow where real ones are: the bowl (4-7 mm wall), and the unseen cup, vase
+and bucket, which have 3-6 mm walls, an open mouth and a rolled rim ("body" is the wall, outside
+and inside; "rim" the lip). The training categories the part models were fitted on (mug, pot, ...) keep their
 solid bodies, so the fitted models stay as they are; the hollow cup is the open mug.
 """
 

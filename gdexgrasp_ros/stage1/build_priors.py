@@ -10,7 +10,8 @@ them. Writes DIR/grasps.npz (the filtered dataset, stage1.grasp_dataset), DIR/pr
 clusters, stage1.prior_database), DIR/build.json (per-object tries, filter failures, kept grasps,
 clusters per affordance and silhouettes, wall time) and DIR/clusters.png (each cluster's
 representative grasp on the object it came from). Use the database with the server parameters
-`retriever: database` and `retriever_options: {path: DIR/priors.npz}`.
+`retriever: database` and `prior_database: DIR/priors.npz` (library: SynthesizerConfig(retriever=
+"database", retriever_options={"path": ...})).
 """
 
 from __future__ import annotations

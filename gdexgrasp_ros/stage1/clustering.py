@@ -78,9 +78,10 @@ def kmeans(x: np.ndarray, k: int, seed: int = 0, restarts: int = 4, iterations: 
             if (new == labels).all() and _ > 0:
                 break
             labels = new
-            for j in range(k):  # an emptied cluster takes the point farthest from its centre
+            far = iter(np.argsort(-d2.min(1), kind="stable"))  # emptied clusters take the farthest points, each its own
+            for j in range(k):
                 members = x[labels == j]
-                centres[j] = members.mean(0) if len(members) else x[d2.min(1).argmax()]
+                centres[j] = members.mean(0) if len(members) else x[next(far)]
         inertia = float(((x - centres[labels]) ** 2).sum())
         if inertia < best[1] - 1e-12:
             best = (labels.copy(), inertia)
@@ -134,8 +135,8 @@ def cluster_records(records: list[GraspRecord], scaling: ClusterScaling | None =
     for affordance in sorted({r.affordance for r in records}):
         index = np.array([i for i, r in enumerate(records) if r.affordance == affordance])
         x = features([records[i] for i in index], scaling)
-        k, labels, report[affordance] = choose_k(x, scaling, seed)
-        for j in range(k):
+        _, labels, report[affordance] = choose_k(x, scaling, seed)
+        for j in np.unique(labels):  # labels in use only: an empty cluster makes no prior
             members = index[labels == j]
             clusters.append(_prior_cluster(len(clusters), affordance, records, members, x[labels == j]))
     return clusters, report

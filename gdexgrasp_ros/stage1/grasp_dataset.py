@@ -57,6 +57,7 @@ def save_records(path: str | Path, records: list[GraspRecord], hand_model: str =
     if not records:
         raise ValueError("no grasp records to save")
     arrays = {
+        "kind": np.array("grasp_dataset"),
         "version": np.array(DATASET_VERSION),
         "hand_model": np.array(hand_model),
         "affordance": np.array([r.affordance for r in records]),
@@ -76,6 +77,8 @@ def save_records(path: str | Path, records: list[GraspRecord], hand_model: str =
 def load_records(path: str | Path) -> tuple[list[GraspRecord], str]:
     """(records, hand model name) from a file save_records wrote; ValueError for another version."""
     with np.load(path, allow_pickle=False) as a:
+        if "kind" not in a.files or str(a["kind"]) != "grasp_dataset":
+            raise ValueError(f"{path} is not a grasp dataset (build_priors writes DIR/grasps.npz)")
         if int(a["version"]) != DATASET_VERSION:
             raise ValueError(f"{path}: grasp dataset version {int(a['version'])}, this code reads {DATASET_VERSION}")
         names = [str(m) for m in a["metric_names"]]
@@ -83,7 +86,8 @@ def load_records(path: str | Path) -> tuple[list[GraspRecord], str]:
             GraspRecord(str(a["affordance"][i]), str(a["category"][i]), str(a["object_id"][i]), int(a["seed"][i]),
                         str(a["part"][i]), a["part_extents"][i], a["joints"][i], a["rotation"][i],
                         a["translation"][i], a["part_rotation"][i], a["part_translation"][i],
-                        a["contact"][i].astype(np.float64), dict(zip(names, map(float, a["metrics"][i]), strict=True)))
+                        a["contact"][i].astype(np.float64),
+                        {n: float(v) for n, v in zip(names, a["metrics"][i], strict=True) if np.isfinite(v)})
             for i in range(len(a["affordance"]))
         ]  # fmt: skip
         return records, str(a["hand_model"])

@@ -61,7 +61,8 @@ class PriorDatabase:
     def save(self, path: str | Path) -> None:
         c = self.clusters
         write_npz(path, {
-            "version": np.array(DATABASE_VERSION), "hand_model": np.array(self.hand_model),
+            "kind": np.array("prior_database"), "version": np.array(DATABASE_VERSION),
+            "hand_model": np.array(self.hand_model),
             "cluster_id": np.array([x.cluster_id for x in c], dtype=np.int64),
             "affordance": np.array([x.affordance for x in c]),
             "count": np.array([x.count for x in c], dtype=np.int64),
@@ -78,8 +79,11 @@ class PriorDatabase:
     def load(cls, path: str | Path) -> PriorDatabase:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"no prior database at {path} (build one with `gdexgrasp-build priors`)")
+            raise FileNotFoundError(f"no prior database at {path} (build one with "
+                                    f"`python -m gdexgrasp_ros.stage1.build_priors --out DIR`)")  # fmt: skip
         with np.load(path, allow_pickle=False) as a:
+            if "kind" not in a.files or str(a["kind"]) != "prior_database":
+                raise ValueError(f"{path} is not a prior database (build_priors writes DIR/priors.npz)")
             if int(a["version"]) != DATABASE_VERSION:
                 raise ValueError(f"{path}: prior database version {int(a['version'])}, this code reads "
                                  f"{DATABASE_VERSION}")  # fmt: skip

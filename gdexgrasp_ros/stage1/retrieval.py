@@ -11,6 +11,7 @@ Retrievers share one interface, chosen by name in the synthesizer configuration:
 
 from __future__ import annotations
 
+import zipfile
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -57,10 +58,11 @@ class DatabaseRetriever(PriorRetriever):
 
         if not path:
             raise GraspError(ErrorCode.INTERNAL_ERROR, "the prior database is not available: none is shipped yet "
-                             "(retriever 'database' needs retriever_options path=FILE); use 'canonical_posture'")  # fmt: skip
+                             "(retriever 'database' needs a file: the server parameter prior_database, or "
+                             "retriever_options path=FILE); use 'canonical_posture'")  # fmt: skip
         try:
             self.database = PriorDatabase.load(path)
-        except (FileNotFoundError, ValueError) as err:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             raise GraspError(ErrorCode.INTERNAL_ERROR, f"prior database: {err}") from err
 
     def retrieve(self, hand, affordance, part_name, part_points):

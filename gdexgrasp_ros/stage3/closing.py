@@ -12,9 +12,12 @@ opposition, MCP and IP):
 - a joint stops when any vertex it moves comes within `contact` of the object's surface; a step
   that would put such a vertex deeper than `tolerance` inside is taken back;
 - a joint that touched the contact part is then flexed `squeeze` further, so the contact presses
-  (friction holds an object only where the hand pushes on it); a joint that never touched (a
-  finger in free air) or touched elsewhere returns to its angle from the optimization, so the
-  prior's posture stays where closing found nothing to hold on the part.
+  (friction holds an object only where the hand pushes on it), unless it stopped because a step
+  would bury a vertex or started buried; a joint that never touched (a finger in free air) or
+  touched elsewhere returns to its angle from the optimization, so the prior's posture stays where
+  closing found nothing to hold on the part;
+- the final posture is checked once more: a press that buries a vertex deeper than `tolerance` is
+  undone.
 In the pipeline the object is the goal's cloud: the signed surface distance of
 geometry.inside.surface_distance (the nearest point's tangent plane near the surface), which
 needs outward normals and fingers that approach from free space. Tests and figures close hands
@@ -82,7 +85,7 @@ def close_on_object(hand: HandModel, rot6d: torch.Tensor, trans: torch.Tensor, j
         hits = lambda flags: (flags.to(dtype) @ moved.T) > 0  # noqa: E731 - (K, V) -> (K, J)
         return hits(d < cfg.contact), hits(d < -cfg.tolerance), hits(on_part)
 
-    touch, _, on = depth_hits(q)
+    touch, buried, on = depth_hits(q)  # buried: already deeper than the tolerance (never pressed further)
     touched |= on
     active &= ~touch  # already touching: that joint does not close
     for _ in range(cfg.max_steps):
@@ -95,10 +98,15 @@ def close_on_object(hand: HandModel, rot6d: torch.Tensor, trans: torch.Tensor, j
         keep = active & ~deep
         q[:, ids] = torch.where(keep, trial[:, ids], q[:, ids])
         touched |= active & on
+        buried |= active & deep
         active &= ~(touch | deep) & (q[:, ids] < upper)
-    squeezed = torch.minimum(q[:, ids] + cfg.squeeze * share, upper)
-    q[:, ids] = torch.where(touched, squeezed, start[:, ids])  # the others keep the optimized angle
-    return q
+    q[:, ids] = torch.where(touched, q[:, ids], start[:, ids])  # the others keep the optimized angle
+    pressed = q.clone()
+    pressed[:, ids] = torch.where(touched & ~buried, torch.minimum(q[:, ids] + cfg.squeeze * share, upper), q[:, ids])
+    # The final posture is checked once more: a press (or a put-back neighbour) that buries a vertex is undone.
+    _, deep, _ = depth_hits(pressed)
+    pressed[:, ids] = torch.where(deep, q[:, ids], pressed[:, ids])
+    return pressed
 
 
 def cloud_distance(points: torch.Tensor, normals: torch.Tensor, spacing: float, index: NearestIndex | None = None):

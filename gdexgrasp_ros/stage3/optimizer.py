@@ -121,10 +121,17 @@ class ObjectContext:
         # signed distance over the whole cloud is the refresh's largest cost).
         self.pen_candidates = torch.arange(0, len(self.points), 2, device=device)
         self.index = NearestIndex(self.points)
-        self.spacing = point_spacing(obj.points)  # m, the closing finish's contact scale
         self.part_index = NearestIndex(self.part_points)
         self.complete = bool(complete)
         self.inside = inside_test_for(obj.points, obj.normals) if self.complete else None
+        self._spacing: float | None = None
+
+    @property
+    def spacing(self) -> float:
+        """m between neighbouring points (the closing finish's contact scale), measured on first use."""
+        if self._spacing is None:
+            self._spacing = point_spacing(self.points.detach().cpu().numpy())
+        return self._spacing
 
 
 class PriorGuidedOptimizer:

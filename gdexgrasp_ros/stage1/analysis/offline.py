@@ -301,9 +301,11 @@ def _candidates(category: str, part_names: list[str] | None, text: str) -> list[
     table = AFFORDANCE_TABLE.get(category)
     out: list[_Candidate] = []
     if table is not None:
+        taken: set[str] = set()  # one label per table part ("base_body" is the body, not also the base)
         for part, affs in table.items():
-            name = _label_for(part, part_names) if part_names else part
+            name = _label_for(part, [n for n in part_names if n not in taken]) if part_names else part
             if name is not None:
+                taken.add(name)
                 for rank, aff in enumerate(affs):
                     out.append(_Candidate(aff, name, rank, len(out)))
     if out:
