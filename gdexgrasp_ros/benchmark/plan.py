@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..objects.affordances import matching_parts, part_words
 from ..stage1.analysis.evaluation import load_instruction_set
 from .shapes import BenchShape, category_name
 
@@ -70,15 +71,7 @@ class Plan:
 
 def part_tokens(name: str) -> set[str]:
     """Words of a part name: 'base_body' -> {base, body}; 'handle-2' -> {handle}; 'rotation_lid' -> {rotation, lid}."""
-    return {t for t in re.split(r"[^a-z]+", name.lower()) if t}
-
-
-def matching_parts(part: str, shape_parts: list[str]) -> tuple[str, ...]:
-    """The shape's parts named like `part`: the same name, or a name that contains it as a word."""
-    want = part_tokens(part)
-    if not want:
-        return ()
-    return tuple(p for p in shape_parts if p.lower() == part.lower() or want <= part_tokens(p))
+    return set(part_words(name))
 
 
 def read_instruction_file(path: str | Path) -> dict[str, list[Instruction]]:

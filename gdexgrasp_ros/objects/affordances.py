@@ -7,9 +7,11 @@ base-support, trigger-squeeze.
 
 from __future__ import annotations
 
+import re
+
 from ..affordance_types import AFFORDANCES
 
-__all__ = ["AFFORDANCES", "AFFORDANCE_TABLE", "affordances_of", "parts_affording"]
+__all__ = ["AFFORDANCES", "AFFORDANCE_TABLE", "affordances_of", "matching_parts", "part_words", "parts_affording"]
 
 # category -> part -> affordances it affords (first = the most typical for that part).
 AFFORDANCE_TABLE: dict[str, dict[str, tuple[str, ...]]] = {
@@ -57,3 +59,18 @@ def parts_affording(category: str, affordance: str) -> list[str]:
     parts = AFFORDANCE_TABLE.get(category, {})
     ranked = [(aff.index(affordance), p) for p, aff in parts.items() if affordance in aff]
     return [p for _, p in sorted(ranked)]
+
+
+def part_words(name: str) -> list[str]:
+    """Lower-case words of a part name: 'base_body' -> [base, body]; 'handle-2' -> [handle]."""
+    return [w for w in re.split(r"[^a-z]+", name.lower()) if w]
+
+
+def matching_parts(part: str, shape_parts: list[str]) -> tuple[str, ...]:
+    """An object's part names that name `part`: the same name first, then names that contain its words
+    ('base_body' for body, 'rotation_lid' for lid)."""
+    want = set(part_words(part))
+    if not want:
+        return ()
+    exact = [p for p in shape_parts if p.lower() == part.lower()]
+    return tuple(exact + [p for p in shape_parts if p not in exact and want <= set(part_words(p))])

@@ -21,6 +21,7 @@ import json
 import multiprocessing as mp
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -105,10 +106,7 @@ def build(out_dir: Path, job_list: list[tuple[str, int]], settings: SynthesisSet
 
 
 def _count(items) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for item in items:
-        out[item] = out.get(item, 0) + 1
-    return dict(sorted(out.items()))
+    return dict(sorted(Counter(items).items()))
 
 
 def main(argv: list[str] | None = None) -> int:

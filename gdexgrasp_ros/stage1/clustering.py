@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.distance import cdist
 
 from .grasp_dataset import GraspRecord
 
@@ -99,19 +100,18 @@ def _kmeans_pp(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
 
 def silhouette(x: np.ndarray, labels: np.ndarray) -> float:
     """Mean silhouette coefficient (-1..1; a point alone in its cluster scores 0)."""
-    d = np.sqrt(((x[:, None, :] - x[None]) ** 2).sum(-1))
-    ids = np.unique(labels)
+    ids, member = np.unique(labels, return_inverse=True)
     if len(ids) < 2:
         return 0.0
-    scores = np.zeros(len(x))
-    for i in range(len(x)):
-        own = labels == labels[i]
-        if own.sum() == 1:
-            continue
-        a = d[i, own].sum() / (own.sum() - 1)
-        b = min(d[i, labels == j].mean() for j in ids if j != labels[i])
-        scores[i] = (b - a) / max(a, b) if max(a, b) > 0 else 0.0
-    return float(scores.mean())
+    onehot = np.eye(len(ids))[member]  # (N, C)
+    counts = onehot.sum(0)
+    mean_to = cdist(x, x) @ onehot / counts  # (N, C): mean distance of each point to each cluster
+    own = counts[member]
+    a = mean_to[np.arange(len(x)), member] * own / np.maximum(own - 1, 1)  # the point itself excluded
+    mean_to[np.arange(len(x)), member] = np.inf
+    b = mean_to.min(1)
+    score = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
+    return float(score.mean())
 
 
 def choose_k(x: np.ndarray, scaling: ClusterScaling, seed: int = 0) -> tuple[int, np.ndarray, dict[int, float]]:

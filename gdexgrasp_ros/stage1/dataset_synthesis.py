@@ -74,7 +74,7 @@ def synthesize_object(hand: HandModel, category: str, seed: int,
     obj = generate_object(category, seed, cfg.points)
     report = JobReport(obj.provenance)
     records: list[GraspRecord] = []
-    refs = np.asarray(obj.points)
+    index = NearestIndex(torch.as_tensor(obj.points, dtype=torch.float32))  # for the contact maps, built once
     for part, affordances in AFFORDANCE_TABLE[category].items():
         mask = obj.part_mask(part)
         box = oriented_bounding_box(obj.points[mask])
@@ -90,7 +90,7 @@ def synthesize_object(hand: HandModel, category: str, seed: int,
                     failed = report.failed.setdefault(pair, {})
                     failed[reason] = failed.get(reason, 0) + 1
                     continue
-                contact = _contact(vertices, refs)
+                contact = _contact(vertices, index)
                 part_R = box.rotation.T @ rotation
                 part_t = box.rotation.T @ (translation - box.center)
                 records.append(GraspRecord(affordance, category, obj.provenance, seed, part, extents, joints,
@@ -146,8 +146,7 @@ def _judge(hand, obj, mask, vertices, sdf, f: SynthesisFilters) -> tuple[str, di
     return "", m
 
 
-def _contact(vertices: np.ndarray, refs: np.ndarray) -> np.ndarray:
+def _contact(vertices: np.ndarray, index: NearestIndex) -> np.ndarray:
     """(V,) GraspTTA contact value of each hand vertex against the object's samples."""
-    index = NearestIndex(torch.as_tensor(refs, dtype=torch.float32))
     with torch.no_grad():
         return contact_map(torch.as_tensor(vertices, dtype=torch.float32)[None], index)[0].double().numpy()

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...objects.affordances import AFFORDANCE_TABLE, AFFORDANCES
+from ...objects.affordances import AFFORDANCE_TABLE, AFFORDANCES, matching_parts, part_words
 from . import multilingual
 from .base import LOW_CONFIDENCE, AnalysisError, Arrangement, InstructionAnalyzer, clean_instruction
 from .content import GUESS_WORD_SHARE, MIN_WORD_SHARE, Coverage, word_coverage
@@ -317,12 +317,10 @@ def _label_for(part: str, part_names: list[str]) -> str | None:
     """The cloud's label that names a table part: the same name, else a label made of words that
     include the part's ("base_body" for body, "rotation_lid" for lid), else a label with a word
     that can mean it ("grip" for handle, "lid" for cap); None when the object has no such part."""
-    for test in (lambda n: n.lower() == part, lambda n: set(_words(part)) <= set(_words(n)),
-                 lambda n: any(part in PART_WORDS.get(w, ()) for w in _words(n))):  # fmt: skip
-        found = [n for n in part_names if test(n)]
-        if found:
-            return found[0]
-    return None
+    named = matching_parts(part, part_names)
+    if named:
+        return named[0]
+    return next((n for n in part_names if any(part in PART_WORDS.get(w, ()) for w in part_words(n))), None)
 
 
 def _generic_candidates(part_names: list[str] | None, text: str) -> list[_Candidate]:
@@ -346,19 +344,14 @@ def _generic_candidates(part_names: list[str] | None, text: str) -> list[_Candid
 
 def _part_kind(name: str) -> str:
     """The generic kind of a part name ("grip" -> "handle")."""
-    key = " ".join(_words(name))
+    key = " ".join(part_words(name))
     if key in GENERIC_PART_AFFORDANCES:
         return key
     if key in PART_WORDS:
         return PART_WORDS[key][0]
     # A compound label ("base_body", "rotation_lid"): its last word that names a part.
-    return next((PART_WORDS.get(w, (w,))[0] for w in reversed(_words(name)) if w in GENERIC_PART_AFFORDANCES
+    return next((PART_WORDS.get(w, (w,))[0] for w in reversed(part_words(name)) if w in GENERIC_PART_AFFORDANCES
                  or w in PART_WORDS), "")  # fmt: skip
-
-
-def _words(name: str) -> list[str]:
-    """Lower-case words of a part name ("base_body" -> [base, body])."""
-    return [w for w in re.split(r"[^a-z]+", name.lower()) if w]
 
 
 def _object_parts(category: str, part_names: list[str] | None) -> list[str] | None:
