@@ -22,6 +22,7 @@ setup(
         ("share/" + PACKAGE + "/rviz", glob("rviz/*.rviz")),
     ],
     install_requires=["setuptools"],
+    extras_require={"ray": ["ray>=2.9"]},  # build_priors --ray: the prior-database build on a Ray cluster
     zip_safe=True,
     maintainer="gdexgrasp maintainers",
     maintainer_email="maintainers@gdexgrasp.dev",

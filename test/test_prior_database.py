@@ -108,7 +108,7 @@ def test_files_round_trip_without_pickle_and_the_same_records_give_the_same_byte
         np.testing.assert_allclose(a.contact_mean, b.contact_mean, atol=1e-6)
 
 
-def test_the_database_retriever_reads_a_file_and_says_clearly_when_there_is_none(tmp_path):
+def test_the_database_retriever_reads_a_file_and_says_clearly_when_there_is_none(tmp_path, monkeypatch):
     hand = OpenHand()
     rng = np.random.default_rng(0)
     records = [GraspRecord("handle-grip", "mug", "m", 0, "handle", [0.08, 0.02, 0.012], rng.normal(0.8, 0.05, 16),
@@ -121,11 +121,16 @@ def test_the_database_retriever_reads_a_file_and_says_clearly_when_there_is_none
     assert prior.cluster_id == 0 and prior.contact_mean.shape == (hand.num_vertices,)
     save_records(tmp_path / "grasps.npz", records)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    for options, says in (({}, "none is shipped"), ({"path": str(tmp_path / "missing.npz")}, "build_priors"),
+    for options, says in (({"path": str(tmp_path / "missing.npz")}, "build_priors"),
                           ({"path": str(tmp_path / "grasps.npz")}, "not a prior database"),
                           ({"path": str(tmp_path / "junk.npz")}, "prior database")):  # fmt: skip
         with pytest.raises(GraspError, match=says):
             make_retriever("database", **options)
+    from gdexgrasp_ros.stage1 import retrieval
+
+    monkeypatch.setattr(retrieval, "SHIPPED_DATABASE", tmp_path / "assets" / "prior_database.npz")
+    with pytest.raises(GraspError, match="gdexgrasp-build prior_database"):
+        make_retriever("database")  # no path: the shipped file, here missing
     with pytest.raises(ValueError, match="affordance"):
         GraspRecord("grab", "mug", "m", 0, "handle", [1, 1, 1], np.zeros(16), np.eye(3), np.zeros(3), np.eye(3),
                     np.zeros(3), np.zeros(5))  # fmt: skip
@@ -135,7 +140,7 @@ def test_a_tiny_synthesis_of_one_training_object_is_filtered_and_deterministic(t
     from gdexgrasp_ros.stage1.dataset_synthesis import SynthesisFilters, SynthesisSettings, synthesize_object
 
     hand = OpenHand()
-    lenient = SynthesisFilters(max_penetration=0.05, max_volume=1e-3, max_displacement=float("inf"), min_part_ratio=0.0)
+    lenient = SynthesisFilters(max_penetration=0.05, max_volume=1e-3, min_part_ratio=0.0, min_contacts=0)
     settings = SynthesisSettings(candidates=3, iterations=(10, 10), filters=lenient)
     records, report = synthesize_object(hand, "knife", 2, settings)  # the knife: one pair, handle / handle-grip
     assert report.tried == {"handle/handle-grip": 3} and sum(report.kept.values()) == len(records) >= 1
@@ -160,7 +165,7 @@ def test_the_build_gives_the_same_files_with_one_or_two_workers(tmp_path):
     from gdexgrasp_ros.stage1.build_priors import build, jobs
     from gdexgrasp_ros.stage1.dataset_synthesis import SynthesisFilters, SynthesisSettings
 
-    lenient = SynthesisFilters(max_penetration=0.05, max_volume=1e-3, max_displacement=float("inf"), min_part_ratio=0.0)
+    lenient = SynthesisFilters(max_penetration=0.05, max_volume=1e-3, min_part_ratio=0.0, min_contacts=0)
     settings = SynthesisSettings(candidates=2, iterations=(5, 5), filters=lenient)
     job_list = jobs(["knife", "scissors"], seeds=1, base_seed=3)
     assert job_list == [("knife", 3), ("scissors", 3)]
@@ -171,3 +176,32 @@ def test_the_build_gives_the_same_files_with_one_or_two_workers(tmp_path):
     assert one["grasps_per_affordance"] == two["grasps_per_affordance"] == {"handle-grip": 4}
     loaded = PriorDatabase.load(tmp_path / "two" / "priors.npz")
     assert loaded.affordances == ["handle-grip"] and sum(c.count for c in loaded.clusters) == 4
+
+
+def test_ray_runs_the_same_jobs_to_the_same_bytes(tmp_path):
+    pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ray>=2.9')")
+    from gdexgrasp_ros.stage1.build_priors import build, jobs
+    from gdexgrasp_ros.stage1.dataset_synthesis import SynthesisFilters, SynthesisSettings
+
+    lenient = SynthesisFilters(max_penetration=0.05, max_volume=1e-3, min_part_ratio=0.0, min_contacts=0)
+    settings = SynthesisSettings(candidates=2, iterations=(5, 5), filters=lenient)
+    job_list = jobs(["knife", "scissors"], seeds=1, base_seed=3)
+    build(tmp_path / "local", job_list, settings, workers=1, figure=False)
+    report = build(tmp_path / "ray", job_list, settings, ray_address="local", figure=False)
+    assert report["executor"] == "ray:local"
+    for name in ("grasps.npz", "priors.npz"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes(), name
+
+
+def test_the_shipped_database_covers_every_affordance_and_is_what_the_retriever_reads():
+    from gdexgrasp_ros.affordance_types import AFFORDANCES
+    from gdexgrasp_ros.stage1.retrieval import SHIPPED_DATABASE
+
+    db = PriorDatabase.load(SHIPPED_DATABASE)
+    assert db.hand_model == "open_hand" and set(db.affordances) == set(AFFORDANCES)
+    assert sum(c.count for c in db.clusters) >= 1000, "the shipped database holds >= 1000 filtered grasps"
+    for c in db.clusters:
+        assert (c.contact_std >= 0).all() and c.representative in c.members
+    hand = OpenHand()
+    prior = make_retriever("database").retrieve(hand, "twist", "cap", _box_points([0.03, 0.03, 0.015]))
+    assert prior.cluster_id >= 0 and prior.affordance == "twist" and len(prior.joints) == len(hand.joint_names)

@@ -86,6 +86,17 @@ def _part_models(path: Path) -> None:
     path.write_text(fit.render_module(models))
 
 
+@builder("prior_database")
+def _prior_database(path: Path) -> None:
+    """The shipped prior database; the dataset, build.json and clusters.png land in out/prior_database/."""
+    from ..stage1 import build_priors
+
+    work = (
+        path.parents[2] / "out" / "prior_database" if path.parent.name == "assets" else path.parent / "prior_database"
+    )
+    build_priors.main(["--out", str(work), "--database", str(path), *build_priors.SHIPPED_ARGS])
+
+
 def _urdf_builder(robot_hand: str) -> Builder:
     def build(path: Path) -> None:
         from ..retarget.robot_hands import generate_urdf

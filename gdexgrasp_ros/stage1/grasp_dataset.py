@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ..affordance_types import AFFORDANCES
+from ..objects.part_geometry import oriented_bounding_box, sorted_obb_extents
 
 DATASET_VERSION = 1
-METRIC_NAMES = ("penetration_m", "volume_m3", "simulation_m", "part_ratio")
+METRIC_NAMES = ("penetration_m", "volume_m3", "simulation_m", "part_ratio", "contacts")
 
 
 @dataclass
@@ -50,6 +51,17 @@ class GraspRecord:
             setattr(self, name, np.asarray(getattr(self, name), dtype=np.float64).reshape(3))
         if not ((self.contact >= 0) & (self.contact <= 1)).all():
             raise ValueError("contact values must lie in 0..1")
+
+
+def record_from_pose(affordance: str, category: str, object_id: str, seed: int, part: str, part_points: np.ndarray,
+                     joints, rotation, translation, contact, metrics: dict[str, float]) -> GraspRecord:  # fmt: skip
+    """A record from a grasp in the object frame: the part's sorted OBB extents and the pose in the part's OBB frame
+    are computed from the part's points."""
+    box = oriented_bounding_box(part_points)
+    rotation, translation = np.asarray(rotation, float), np.asarray(translation, float)
+    return GraspRecord(affordance, category, object_id, seed, part, sorted_obb_extents(part_points), np.asarray(joints),
+                       rotation, translation, box.rotation.T @ rotation, box.rotation.T @ (translation - box.center),
+                       np.asarray(contact, float), metrics)  # fmt: skip
 
 
 def save_records(path: str | Path, records: list[GraspRecord], hand_model: str = "open_hand") -> None:

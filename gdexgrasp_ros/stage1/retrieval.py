@@ -5,14 +5,15 @@ Retrievers share one interface, chosen by name in the synthesizer configuration:
   digits it uses (data-free; the stand-in until the prior database is built);
 - "none": no prior (an open hand, zero contact map), for the DexGraspNet-style baseline;
 - "database": K-means clusters of a grasp dataset (Eq. 1-2; the paper's retrieval,
-  stage1.prior_database) read from `path`; no database is shipped yet, so without a path it is a
-  clear error.
+  stage1.prior_database) read from `path`, by default the shipped one (SHIPPED_DATABASE, built
+  from the procedural training categories by stage1.build_priors).
 """
 
 from __future__ import annotations
 
 import zipfile
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from ..hand.base import HandModel
 from .prior import GraspPrior, empty_prior, posture_prior
 
 RETRIEVERS = ("canonical_posture", "none", "database")
+# The shipped prior database (assets manifest entry prior_database; gdexgrasp-build prior_database rebuilds it).
+SHIPPED_DATABASE = Path(__file__).resolve().parents[1] / "assets" / "prior_database.npz"
 
 
 class PriorRetriever(ABC):
@@ -56,14 +59,14 @@ class DatabaseRetriever(PriorRetriever):
     def __init__(self, path: str = ""):
         from .prior_database import PriorDatabase
 
-        if not path:
-            raise GraspError(ErrorCode.INTERNAL_ERROR, "the prior database is not available: none is shipped yet "
-                             "(retriever 'database' needs a file: the server parameter prior_database, or "
-                             "retriever_options path=FILE); use 'canonical_posture'")  # fmt: skip
+        path = path or str(SHIPPED_DATABASE)
         try:
             self.database = PriorDatabase.load(path)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-            raise GraspError(ErrorCode.INTERNAL_ERROR, f"prior database: {err}") from err
+            rebuild = (
+                " (rebuild the shipped one: gdexgrasp-build prior_database)" if path == str(SHIPPED_DATABASE) else ""
+            )
+            raise GraspError(ErrorCode.INTERNAL_ERROR, f"prior database: {err}{rebuild}") from err
 
     def retrieve(self, hand, affordance, part_name, part_points):
         if hand.name != self.database.hand_model:

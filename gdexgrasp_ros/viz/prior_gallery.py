@@ -18,8 +18,10 @@ from .hand_render import SKIN  # noqa: E402
 from .raster import Canvas, look_rotation  # noqa: E402
 
 
-def render_clusters(database, records, path: str | Path, size: int = 260, cols: int = 5) -> None:
-    """One panel per cluster: the representative grasp (hand in skin colour) on its object coloured by part."""
+def render_clusters(database, records, path: str | Path, size: int = 260, cols: int = 5, mesh_of=None) -> None:
+    """One panel per cluster: the representative grasp (hand in skin colour) on its object coloured by part.
+
+    mesh_of(record) -> PartMesh: the record's object (default: the procedural training object it names)."""
     from ..hand import load_hand_model
 
     hand = load_hand_model(database.hand_model)
@@ -29,7 +31,7 @@ def render_clusters(database, records, path: str | Path, size: int = 260, cols: 
     fig, axes = plt.subplots(rows, min(cols, n), figsize=(3.2 * min(cols, n), 3.5 * rows), squeeze=False)
     for ax, cluster in zip(axes.ravel(), database.clusters, strict=False):
         rec = records[cluster.representative]
-        mesh, _ = generate_mesh(rec.category, rec.seed)
+        mesh = mesh_of(rec) if mesh_of is not None else generate_mesh(rec.category, rec.seed)[0]
         with torch.no_grad():
             out = hand.forward(matrix_to_rot6d(torch.as_tensor(rec.rotation, dtype=torch.float32)[None]),
                                torch.as_tensor(rec.translation, dtype=torch.float32)[None],
