@@ -200,7 +200,8 @@ class GraspSynthesizer:
         with run.stage("generation", result):
             k = max(self.config.num_candidates, request.max_grasps)
             query = GenerationInput(obj.points, obj.normals, mask, k, hand, self.config.seed, complete=complete,
-                                    joints=result.prior.joints)  # fmt: skip
+                                    joints=result.prior.joints, cluster_id=result.prior.cluster_id,
+                                    up=prepared.view.up)  # fmt: skip
             result.initial_poses = self._get_generator().generate(query)
         done["generation"] = result.initial_poses.generator
         optimizer_config = self.config.optimizer_config()

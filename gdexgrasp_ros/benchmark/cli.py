@@ -28,6 +28,7 @@ from tqdm import tqdm
 from ..config import PRESETS, SynthesizerConfig
 from ..errors import GraspError
 from ..objects.procedural import UNSEEN_CATEGORIES
+from ..stage1.retrieval import RETRIEVERS
 from . import report as R
 from .plan import MODES, Goal, make_plan, unique_goals
 from .runner import RunOptions, init_worker, run_goal
@@ -68,6 +69,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="total optimizer iterations for the quality-vs-iterations PNG ('' = none)")  # fmt: skip
     p.add_argument("--sweep-mode", default="gt", choices=MODES)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--retriever",
+        default="",
+        choices=("", *RETRIEVERS),
+        help="stage 1 prior of the presets that use the canonical posture ('' = the preset's)",
+    )
+    p.add_argument("--prior-database", default="", help="retriever 'database': the priors.npz ('' = the shipped one)")
     p.add_argument("--workers", type=int, default=2, help="processes (each single-threaded)")
     p.add_argument("--up", default="+z", choices=UP_AXES, help="up axis of the --shapes files")
     p.add_argument("--extent", action="append", default=[], metavar="[CATEGORY=]METRES",
@@ -125,14 +133,17 @@ def collect_shapes(args) -> tuple[list, list[tuple[str, str]]]:
     return shapes, skipped
 
 
-def available_presets(names: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Presets whose components exist here; the others with the reason (e.g. no CVAE weights yet)."""
+def available_presets(names: list[str], options: RunOptions | None = None) -> tuple[list[str], dict[str, str]]:
+    """Presets whose components exist here (with the options' retriever); the others with the reason (e.g. no
+    CVAE weights yet)."""
     from ..stage1.retrieval import make_retriever
     from ..stage2.generation import make_generator
 
     ok, missing = [], {}
     for name in names:
         cfg = SynthesizerConfig(preset=name, device="cpu")
+        if options is not None:
+            cfg = options.with_retriever(cfg)
         try:
             make_retriever(cfg.components.retriever, **cfg.retriever_options)
             make_generator(cfg.components.generator, **cfg.generator_options)
@@ -266,7 +277,8 @@ def _main(argv: list[str] | None) -> int:
     if unknown:
         print(f"gdexgrasp-bench: unknown presets {unknown}; known: {', '.join(PRESETS)}", file=sys.stderr)
         return 2
-    presets, unavailable = available_presets(requested)
+    presets, unavailable = available_presets(requested, RunOptions("", retriever=args.retriever,
+                                                                   prior_database=args.prior_database))  # fmt: skip
     shapes, skipped_files = collect_shapes(args)
     if not shapes:
         print("gdexgrasp-bench: no shapes to run (check --shapes / --data)", file=sys.stderr)
@@ -274,7 +286,8 @@ def _main(argv: list[str] | None) -> int:
     goals, sweep, plan, subset = build_goals(args, shapes, presets)
     six = tuple(tuple(item.split(":", 1)) for item in args.six_direction.split(",") if ":" in item)
     options = RunOptions(str(out), args.up, _extents(args.extent), max_grasps=args.max_grasps,
-                         simulate_top=args.simulate_top, six_direction=six, six_shapes=frozenset(subset))  # fmt: skip
+                         simulate_top=args.simulate_top, six_direction=six, six_shapes=frozenset(subset),
+                         retriever=args.retriever, prior_database=args.prior_database)  # fmt: skip
     started = time.perf_counter()
     path = out / "goals.jsonl"
     if not args.report_only:

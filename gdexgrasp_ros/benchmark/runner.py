@@ -14,7 +14,7 @@ import hashlib
 import math
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,8 @@ class RunOptions:
     simulate_top: int = 1  # grasps per goal simulated (best first); the rest get NaN
     six_direction: tuple[tuple[str, str], ...] = (("full", "gt"),)  # (preset, mode): six-direction mean (best grasp)
     six_shapes: frozenset = frozenset()  # ... on these shapes only (it costs ~6 simulations)
+    retriever: str = ""  # replaces the canonical posture prior of the presets that use it ("" = the preset's)
+    prior_database: str = ""  # retriever "database": the file ("" = the shipped one)
 
     def six_for(self, goal: Goal) -> bool:
         """Whether the goal's best grasp also gets the six-direction simulation."""
@@ -52,8 +54,26 @@ class RunOptions:
 
     def signature(self, goal: Goal) -> dict:
         """The settings a goal's figures depend on beyond its key: a record made with others is rerun."""
-        return {"up": self.up, "extent": self.extent_for(goal.shape.category), "cloud_points": self.cloud_points,
-                "max_grasps": self.max_grasps, "simulate_top": self.simulate_top, "six": self.six_for(goal)}  # fmt: skip
+        out = {"up": self.up, "extent": self.extent_for(goal.shape.category), "cloud_points": self.cloud_points,
+               "max_grasps": self.max_grasps, "simulate_top": self.simulate_top, "six": self.six_for(goal)}  # fmt: skip
+        if self.retriever:  # only when set, so records made before the option existed still match
+            out.update(retriever=self.retriever, prior_database=self.prior_database)
+        return out
+
+    def synthesizer_config(self, goal: Goal) -> SynthesizerConfig:
+        """The goal's preset, schedule and seed on the CPU, with the retriever override where the preset uses the
+        canonical posture prior."""
+        a, b = goal.iterations
+        cfg = SynthesizerConfig(preset=goal.preset, seed=goal.seed, device="cpu",
+                                optimizer=OptimizerConfig(iterations_a=a, iterations_b=b, seed=goal.seed))  # fmt: skip
+        return self.with_retriever(cfg)
+
+    def with_retriever(self, cfg: SynthesizerConfig) -> SynthesizerConfig:
+        """cfg with the retriever override when its preset uses the canonical posture prior."""
+        if not self.retriever or cfg.components.retriever != "canonical_posture":
+            return cfg
+        options = {"path": self.prior_database} if self.retriever == "database" else {}
+        return replace(cfg, retriever=self.retriever, retriever_options=options)
 
     def extent_for(self, category: str) -> float | None:
         table = dict(self.extents)
@@ -78,10 +98,7 @@ class Worker:
     def synthesizer(self, goal: Goal) -> GraspSynthesizer:
         key = (goal.preset, goal.iterations, goal.seed)
         if key not in self.synthesizers:
-            a, b = goal.iterations
-            cfg = SynthesizerConfig(preset=goal.preset, seed=goal.seed, device="cpu",
-                                    optimizer=OptimizerConfig(iterations_a=a, iterations_b=b, seed=goal.seed))  # fmt: skip
-            self.synthesizers[key] = GraspSynthesizer(cfg)
+            self.synthesizers[key] = GraspSynthesizer(self.options.synthesizer_config(goal))
         return self.synthesizers[key]
 
     def shape(self, goal: Goal):

@@ -40,3 +40,16 @@ class NearestIndex:
         idx = self.indices(query) if idx is None else idx
         diff = query - self.points[idx]
         return torch.sqrt((diff * diff).sum(-1) + 1e-12), idx
+
+
+def ball_query(centres: torch.Tensor, points: torch.Tensor, radius: float, k: int) -> torch.Tensor:
+    """Indices (B, M, k) of up to k points (B, N, 3) within `radius` of each centre (B, M, 3), nearest first.
+
+    A ball with fewer than k points repeats its nearest point (PointNet++ grouping); an empty ball
+    takes the nearest point of all, so every group has points.
+    """
+    k = min(k, points.shape[1])
+    with torch.no_grad():
+        d = torch.cdist(centres, points)  # (B, M, N)
+        dist, idx = d.topk(k, dim=-1, largest=False)
+        return torch.where(dist <= radius, idx, idx[..., :1])

@@ -1,8 +1,9 @@
-"""Farthest-point sampling (numpy): evenly spread subsets of point sets."""
+"""Farthest-point sampling: evenly spread subsets of point sets (numpy; batched torch for PointNet++)."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def farthest_point_sampling(points: np.ndarray, n: int) -> np.ndarray:
@@ -35,4 +36,27 @@ def farthest_point_sampling(points: np.ndarray, n: int) -> np.ndarray:
         np.minimum(nearest, dist, out=nearest)
         nearest[current] = -np.inf  # never chosen twice, even with duplicate coordinates
         current = int(np.argmax(nearest))
+    return chosen
+
+
+def farthest_point_sampling_batched(points: torch.Tensor, n: int) -> torch.Tensor:
+    """Indices (B, n) of farthest-point samples of each of B clouds (B, N, 3), in torch (for PointNet++ layers).
+
+    Deterministic: each cloud starts from its point farthest from its centroid, as the numpy version does.
+    """
+    if points.ndim != 3 or points.shape[-1] != 3:
+        raise ValueError(f"expected (B, N, 3) points, got {tuple(points.shape)}")
+    B, N, _ = points.shape
+    if not 0 < n <= N:
+        raise ValueError(f"need 0 < n <= {N} samples, got {n}")
+    with torch.no_grad():
+        chosen = torch.empty(B, n, dtype=torch.long, device=points.device)
+        rows = torch.arange(B, device=points.device)
+        current = ((points - points.mean(1, keepdim=True)) ** 2).sum(-1).argmax(-1)
+        nearest = torch.full((B, N), float("inf"), dtype=points.dtype, device=points.device)
+        for i in range(n):
+            chosen[:, i] = current
+            d = ((points - points[rows, current][:, None]) ** 2).sum(-1)
+            nearest = torch.minimum(nearest, d)
+            current = nearest.argmax(-1)
     return chosen

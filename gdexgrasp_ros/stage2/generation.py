@@ -7,8 +7,9 @@ Generators share one interface, chosen by name in the synthesizer configuration:
 - "part_random": the paper's "part random init" ablation: random part points, approach
   directions tilted up to 60 degrees from the normal, random roll and standoff.
 - "object_around": around the whole object, no part (the DexGraspNet-style baseline).
-- "cvae" (part-aware CVAE) and "object_cvae" (the "object-based network" ablation) need
-  trained weights, which are not shipped yet: asking for them is a clear error.
+- "cvae": the part-aware CVAE (stage2.cvae) samples K wrist poses for the part and the prior's
+  cluster; "object_cvae": the "object-based network" ablation (the whole object, no V or S^P).
+  Both read shipped weights (or `path`) once, when made; a missing or corrupt file is a clear error.
 
 On a complete cloud (GenerationInput.complete) every generator's placements are checked with the
 inside test: a hand whose palm point or any vertex starts inside the object is pushed back out
@@ -19,16 +20,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import ErrorCode, GraspError
 from ..geometry.inside import inside_test_for
+from ..geometry.rotations import matrix_to_rot6d
 from ..hand.base import HandModel
 from .part_init import palm_facing_poses, push_clear, spread_targets, tilted
 
 GENERATORS = ("part_facing", "part_random", "object_around", "cvae", "object_cvae")
+# Shipped weights (assets manifest entries cvae / object_cvae; gdexgrasp-build rebuilds them).
+SHIPPED_WEIGHTS = {name: Path(__file__).resolve().parents[1] / "assets" / f"{name}.safetensors"
+                   for name in ("cvae", "object_cvae")}  # fmt: skip
 
 
 @dataclass
@@ -55,6 +61,8 @@ class GenerationInput:
     seed: int = 0
     complete: bool = False  # a complete cloud with outward normals: placements are checked for inside starts
     joints: np.ndarray | None = None  # (D,) the posture stage 3 starts from (the prior's); None: the flat hand
+    cluster_id: int = -1  # the retrieved prior's cluster (the CVAE's condition); -1: none
+    up: tuple[float, float, float] = (0.0, 0.0, 1.0)  # the scene's up in the cloud's frame
 
 
 class PoseGenerator(ABC):
@@ -95,7 +103,7 @@ class PartFacingGenerator(PoseGenerator):
         p, n = spread_targets(query.points, query.normals, query.part_mask, query.count)
         r6, t = palm_facing_poses(p, n, rng.uniform(0, 2 * np.pi, query.count), query.hand, self.standoff)
         return InitialPoses(r6, t, self.name, f"palm facing {query.count} points spread over the part "
-                            f"from {100 * self.standoff:.0f} cm (part-facing; no CVAE weights yet)")  # fmt: skip
+                            f"from {100 * self.standoff:.0f} cm (part-facing)")  # fmt: skip
 
 
 class PartRandomGenerator(PoseGenerator):
@@ -137,6 +145,55 @@ class ObjectAroundGenerator(PoseGenerator):
         return InitialPoses(r6, t, self.name, f"{query.count} placements all around the object (no part)")
 
 
+class CVAEGenerator(PoseGenerator):
+    """The part-aware CVAE (stage2.cvae): K wrist poses sampled for the part and the prior's cluster. The
+    weights are loaded once, when the generator is made (a server makes it at start-up)."""
+
+    name = "cvae"
+    object_based = False
+
+    def __init__(self, path: str = "", device: str = "cpu"):
+        from .cvae import load_checkpoint
+
+        path = path or str(SHIPPED_WEIGHTS[self.name])
+        try:
+            self.model, _ = load_checkpoint(path, device)
+        except (OSError, ValueError) as err:
+            rebuild = (
+                f" (rebuild the shipped file: gdexgrasp-build {self.name})"
+                if path == str(SHIPPED_WEIGHTS[self.name])
+                else ""
+            )
+            raise GraspError(ErrorCode.INTERNAL_ERROR, f"generator '{self.name}': {err}{rebuild}") from err
+        if self.model.config.object_based != self.object_based:
+            kind = "object-based network" if self.model.config.object_based else "part-aware CVAE"
+            raise GraspError(ErrorCode.INTERNAL_ERROR, f"generator '{self.name}': {path} holds the {kind}")
+        self.device = device
+
+    def _place(self, query):
+        from .cvae import PartQuery, query_tensors, to_cloud
+
+        cfg = self.model.config
+        built = PartQuery.build(query.points, query.normals, query.part_mask, query.cluster_id, cfg, query.up)
+        inputs, centre = query_tensors([built], cfg, self.device)
+        gen = torch.Generator(device=self.device).manual_seed(query.seed)
+        R, t_dm = self.model.sample(inputs, query.count, gen)
+        R, t = to_cloud(built, centre[0].cpu().numpy(), R[0].cpu().numpy(), t_dm[0].cpu().numpy())
+        r6 = matrix_to_rot6d(torch.as_tensor(R, dtype=torch.float32))
+        known = 0 <= query.cluster_id < cfg.clusters
+        what = "the whole object" if cfg.object_based else "the part"
+        return InitialPoses(r6, torch.as_tensor(t, dtype=torch.float32), self.name,
+                            f"{query.count} wrist poses sampled from the {self.name} for {what}"
+                            + (f" and prior cluster {query.cluster_id}" if known else " (no prior cluster)"))  # fmt: skip
+
+
+class ObjectCVAEGenerator(CVAEGenerator):
+    """The "object-based network" ablation: the same CVAE conditioned on the whole object."""
+
+    name = "object_cvae"
+    object_based = True
+
+
 def _positive(name: str, value: float) -> float:
     if not value > 0.0:
         raise ValueError(f"{name} must be > 0 metres, got {value}")
@@ -145,13 +202,8 @@ def _positive(name: str, value: float) -> float:
 
 def make_generator(name: str = "part_facing", **options) -> PoseGenerator:
     """A generator by name; options go to its constructor."""
-    classes = {c.name: c for c in (PartFacingGenerator, PartRandomGenerator, ObjectAroundGenerator)}
+    classes = {c.name: c for c in (PartFacingGenerator, PartRandomGenerator, ObjectAroundGenerator, CVAEGenerator,
+                                   ObjectCVAEGenerator)}  # fmt: skip
     if name in classes:
         return classes[name](**options)
-    if name in ("cvae", "object_cvae"):
-        kind = (
-            "part-aware CVAE" if name == "cvae" else "object-based network (the CVAE conditioned on the whole object)"
-        )
-        raise GraspError(ErrorCode.INTERNAL_ERROR, f"generator '{name}' is not available: the {kind} needs "
-                         "trained weights, which are not shipped yet")  # fmt: skip
     raise ValueError(f"unknown generator '{name}'; expected one of {', '.join(GENERATORS)}")
