@@ -39,6 +39,10 @@ def test_defaults_come_from_the_library_configuration(ros):
         assert not P.synthesizer_config(values | {"finger_closing": False}).optimizer.closing
         db = P.synthesizer_config(values | {"retriever": "database", "prior_database": "/data/priors.npz"})
         assert db.retriever == "database" and db.retriever_options == {"path": "/data/priors.npz"}
+        cvae = P.synthesizer_config(values | {"generator": "object_cvae", "cvae_weights": "/data/w.safetensors"})
+        assert cvae.generator_options == {"path": "/data/w.safetensors"}
+        unused = P.synthesizer_config(values | {"generator": "part_random", "cvae_weights": "/data/w.safetensors"})
+        assert unused.generator_options == {}, "a file only goes to the component that reads it"
         described = node.describe_parameters(["iterations_a", "max_grasps"])
         assert described[0].integer_range[0].from_value == 0 and described[1].integer_range[0].to_value == 64
     finally:

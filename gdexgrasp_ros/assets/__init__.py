@@ -97,6 +97,30 @@ def _prior_database(path: Path) -> None:
     build_priors.main(["--out", str(work), "--database", str(path), *build_priors.SHIPPED_ARGS])
 
 
+def _cvae_builder(object_based: bool) -> Builder:
+    def build(path: Path) -> None:
+        """Trains on out/prior_database/grasps.npz, rebuilding the prior database first when that file is missing
+        (the build is deterministic, so the shipped database comes back the same)."""
+        from ..stage2 import cvae_training
+
+        root = path.parents[2] if path.parent.name == "assets" else path.parent
+        dataset = root / "out" / "prior_database" / "grasps.npz"
+        database = PACKAGE_DIR / "assets" / "prior_database.npz"
+        if not dataset.is_file():
+            _prior_database(database)
+        name = "object_cvae" if object_based else "cvae"
+        args = ["--dataset", str(dataset), "--database", str(database), "--out", str(root / "out" / name),
+                "--weights", str(path), *cvae_training.SHIPPED_ARGS]  # fmt: skip
+        if cvae_training.main(args + (["--object"] if object_based else [])) != 0:
+            raise RuntimeError(f"training the {name} failed")
+
+    return build
+
+
+builder("cvae")(_cvae_builder(False))
+builder("object_cvae")(_cvae_builder(True))
+
+
 def _urdf_builder(robot_hand: str) -> Builder:
     def build(path: Path) -> None:
         from ..retarget.robot_hands import generate_urdf

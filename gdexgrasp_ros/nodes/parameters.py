@@ -61,7 +61,8 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("preset", _SYN.preset, "pipeline variant (paper Table 2)", choices=tuple(PRESETS)),
     ParamSpec("retriever", "", "stage 1 prior retriever ('' = the preset's)", choices=("", *RETRIEVERS)),
     ParamSpec("generator", "", "stage 2 pose generator ('' = the preset's)", choices=("", *GENERATORS)),
-    ParamSpec("prior_database", "", "prior database file (priors.npz) for retriever 'database'"),
+    ParamSpec("prior_database", "", "prior database file (priors.npz) for retriever 'database' ('' = the shipped one)"),
+    ParamSpec("cvae_weights", "", "weights (.safetensors) for generator 'cvae' / 'object_cvae' ('' = the shipped ones)"),
     ParamSpec("max_grasps", _REQ.max_grasps, "grasps returned when the goal says 0", 1, MAX_GRASPS_LIMIT, live=True),
     ParamSpec("goal_timeout", _REQ.timeout, "seconds per goal when the goal says 0", 0.1, 86400.0, live=True),
     ParamSpec("hand_model", _REQ.hand_model, "hand for goals that say ''", choices=HAND_MODELS, live=True),
@@ -168,6 +169,11 @@ def server_cross_check(v: dict) -> str:
     return ""
 
 
+def _file_option(path: str, component: str, takes_file: tuple[str, ...]) -> dict:
+    """{"path": path} for a component that reads that file, when one is named; else nothing."""
+    return {"path": path} if path and component in takes_file else {}
+
+
 def synthesizer_config(v: dict) -> SynthesizerConfig:
     """The library configuration from the server's start-up parameter values."""
     analyzer_options: dict = {}
@@ -180,7 +186,10 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
         v["localizer_model_path"] else {}  # fmt: skip
     return SynthesizerConfig(
         preset=v["preset"], retriever=v["retriever"], generator=v["generator"],
-        retriever_options={"path": v["prior_database"]} if v["retriever"] == "database" else {}, device=v["device"], cpu_threads=v["cpu_threads"], num_candidates=v["num_candidates"],
+        retriever_options=_file_option(v["prior_database"], v["retriever"] or PRESETS[v["preset"]].retriever, ("database",)),
+        generator_options=_file_option(v["cvae_weights"], v["generator"] or PRESETS[v["preset"]].generator,
+                                       ("cvae", "object_cvae")),
+        device=v["device"], cpu_threads=v["cpu_threads"], num_candidates=v["num_candidates"],
         preprocess=v["preprocess"], cloud_kind=v["cloud_kind"],
         preprocess_config=PreprocessConfig(millimetres=v["millimetres"], target=v["target_selection"]),
         analyzer=v["analyzer"], analyzer_options=analyzer_options, localizer=v["localizer"],

@@ -42,6 +42,8 @@ from ..stage1.grasp_dataset import load_records
 from ..stage1.prior_database import PriorDatabase
 from .cvae import DM, CVAEConfig, PartAwareCVAE, PartQuery, network_inputs, save_checkpoint, yaw_matrices
 
+# The shipped weights (gdexgrasp-build cvae / object_cvae): the paper's schedule on the shipped dataset.
+SHIPPED_ARGS = ("--epochs", "400", "--batch", "90", "--seed", "0", "--threads", "2")
 WEIGHTS = {"kld": 10.0, "vertex": 100.0, "rotation": 5.0, "translation": 30.0, "pen": 1.0}
 PEN_POINTS = 256  # object points per sample for L_pen
 PEN_VERTICES = slice(None, None, 6)  # every 6th hand vertex (250 of the OpenHand's 1502) for L_pen
@@ -56,6 +58,7 @@ class TrainingSettings:
     seed: int = 0
     object_based: bool = False
     checkpoint_every: int = 50
+    kld_weight: float = WEIGHTS["kld"]
     validate_every: int = 5  # epochs between validation losses (a full pass over the validation objects)
 
 
@@ -133,7 +136,9 @@ def turned(batch: GraspTensors, yaw: torch.Tensor) -> GraspTensors:
                         batch.groups)  # fmt: skip
 
 
-def losses(model: PartAwareCVAE, hand, batch: GraspTensors) -> dict[str, torch.Tensor]:
+def losses(
+    model: PartAwareCVAE, hand, batch: GraspTensors, kld_weight: float = WEIGHTS["kld"]
+) -> dict[str, torch.Tensor]:
     """Every term of the loss for one batch (see the module docstring), and their weighted total."""
     inputs, centre = network_inputs(batch.points, batch.normals, batch.rest, batch.cluster, model.config, batch.groups)
     target_r6 = matrix_to_rot6d(batch.rotation)
@@ -151,7 +156,8 @@ def losses(model: PartAwareCVAE, hand, batch: GraspTensors) -> dict[str, torch.T
         "translation": (t_abs - batch.translation).norm(dim=-1).mean(),
         "pen": _penetration(pred[:, PEN_VERTICES], batch.object_points, batch.object_normals),
     }
-    terms["total"] = sum(WEIGHTS[k] * v for k, v in terms.items())
+    weights = WEIGHTS | {"kld": kld_weight}
+    terms["total"] = sum(weights[k] * v for k, v in terms.items())
     return terms
 
 
@@ -181,27 +187,27 @@ def train(train_set: GraspTensors, val_set: GraspTensors, config: CVAEConfig, se
             idx = order[start : start + settings.batch]
             yaw = torch.rand(len(idx), generator=gen) * 2 * math.pi
             batch = _to(turned(train_set.rows(idx), yaw), device)
-            terms = losses(model, hand, batch)
+            terms = losses(model, hand, batch, settings.kld_weight)
             opt.zero_grad()
             terms["total"].backward()
             opt.step()
             total, seen = total + float(terms["total"].detach()) * len(idx), seen + len(idx)
         history["train"].append(total / seen)
         if epoch % settings.validate_every == 0 or epoch == settings.epochs:
-            history["validation"].append((epoch, validation_loss(model, hand, val_set, device)))
+            history["validation"].append((epoch, validation_loss(model, hand, val_set, device, settings.kld_weight)))
         if epoch % settings.checkpoint_every == 0 or epoch == settings.epochs:
             save_checkpoint(model, out_dir / f"checkpoint_{epoch:04d}.safetensors", {"epoch": epoch})
     return model.eval(), history
 
 
 @torch.no_grad()
-def validation_loss(model, hand, val_set: GraspTensors, device="cpu") -> float:
+def validation_loss(model, hand, val_set: GraspTensors, device="cpu", kld_weight: float = WEIGHTS["kld"]) -> float:
     """The weighted loss on the validation objects (unturned, a fixed noise seed)."""
     model.eval()
     state = torch.random.get_rng_state()
     torch.manual_seed(12345)
     try:
-        terms = losses(model, hand, _to(val_set, device))
+        terms = losses(model, hand, _to(val_set, device), kld_weight)
     finally:
         torch.random.set_rng_state(state)
     return float(terms["total"])
@@ -264,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=TrainingSettings.epochs)
     ap.add_argument("--batch", type=int, default=TrainingSettings.batch)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kld-weight", type=float, default=WEIGHTS["kld"], help="lambda_KLD (paper: 10)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (the same count gives the same bytes)")
     args = ap.parse_args(argv)
@@ -279,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         train_set, val_set = load_samples(args.dataset, database, config)
     except (OSError, ValueError) as err:
         ap.error(str(err))
-    settings = TrainingSettings(args.epochs, args.batch, seed=args.seed, object_based=args.object)
+    settings = TrainingSettings(
+        args.epochs, args.batch, seed=args.seed, object_based=args.object, kld_weight=args.kld_weight
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     model, history = train(train_set, val_set, config, settings, args.out, args.device)
     model = model.cpu()
