@@ -6,15 +6,17 @@ is a configuration, not a fork of the code:
 
 | preset | language + part | prior (stage 1) | generation (stage 2) | optimization (stage 3) |
 |---|---|---|---|---|
-| full | yes | canonical_posture * | part_facing * | two-stage, prior-guided |
-| object_network | yes | canonical_posture | object_cvae (not shipped) | two-stage |
-| part_random_init | yes | canonical_posture | part_random | two-stage |
-| no_optimization | yes | canonical_posture | part_facing | none (initial poses scored) |
-| no_prior_guidance | yes | canonical_posture | part_facing | no prior terms (L_close) |
-| one_stage | yes | canonical_posture | part_facing | sub-stage B only |
+| full | yes | database | cvae | two-stage, prior-guided |
+| object_network | yes | database | object_cvae | two-stage |
+| part_random_init | yes | database | part_random | two-stage |
+| no_optimization | yes | database | cvae | none (initial poses scored) |
+| no_prior_guidance | yes | database | cvae | no prior terms (L_close) |
+| one_stage | yes | database | cvae | sub-stage B only |
 | dexgraspnet_baseline | no | none | object_around | physical terms + L_close (no prior) |
 
-* until the prior database and the CVAE weights exist; then "full" names them.
+database: the shipped prior database (stage1.prior_database); cvae / object_cvae: the shipped
+weights (stage2.cvae). The data-free stand-ins they replaced stay available: retriever
+canonical_posture, generator part_facing.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ class Preset:
     description: str
     analysis: bool = True  # instruction -> affordance and contact part (the language)
     localization: bool = True  # find the contact part; False: the whole object is the "part"
-    retriever: str = "canonical_posture"
-    generator: str = "part_facing"
+    retriever: str = "database"
+    generator: str = "cvae"
     optimizer_mode: str = "two_stage"
 
     def __post_init__(self):

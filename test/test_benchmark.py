@@ -177,7 +177,7 @@ def test_camera_grasps_are_judged_in_the_object_frame(quick_run):
     assert camera and max(g["grasps"][0]["contacts"] for g in camera) > 0
 
 
-def test_the_retriever_option_replaces_the_posture_prior_only_where_a_preset_uses_it(tmp_path):
+def test_retriever_and_generator_options_replace_the_full_methods_components_where_presets_use_them(tmp_path):
     from gdexgrasp_ros.benchmark.cli import available_presets
     from gdexgrasp_ros.benchmark.plan import Goal, Instruction
     from gdexgrasp_ros.benchmark.runner import RunOptions
@@ -186,14 +186,18 @@ def test_the_retriever_option_replaces_the_posture_prior_only_where_a_preset_use
     instruction = Instruction("Grasp the cup by its handle.", "handle-grip", "handle", "test")
     goal = lambda preset: Goal(shape, instruction, ("handle",), "gt", preset, (5, 5), 0)  # noqa: E731
     plain = RunOptions(str(tmp_path))
-    override = RunOptions(str(tmp_path), retriever="database", prior_database="/x/priors.npz")
-    assert plain.synthesizer_config(goal("full")).components.retriever == "canonical_posture"
-    cfg = override.synthesizer_config(goal("full"))
-    assert cfg.components.retriever == "database" and cfg.retriever_options == {"path": "/x/priors.npz"}
-    assert override.synthesizer_config(goal("dexgraspnet_baseline")).components.retriever == "none"
+    stand_in = RunOptions(str(tmp_path), retriever="canonical_posture", generator="part_facing")
+    assert plain.synthesizer_config(goal("full")).components.retriever == "database"
+    cfg = stand_in.synthesizer_config(goal("full")).components
+    assert (cfg.retriever, cfg.generator) == ("canonical_posture", "part_facing")
+    ablation = stand_in.synthesizer_config(goal("part_random_init")).components
+    assert (ablation.retriever, ablation.generator) == ("canonical_posture", "part_random"), "its own generator"
+    assert stand_in.synthesizer_config(goal("dexgraspnet_baseline")).components.retriever == "none"
     assert "retriever" not in plain.signature(goal("full")), "records made before the option still match"
-    assert override.signature(goal("full"))["retriever"] == "database", "a record with another prior reruns"
-    ok, missing = available_presets(["full", "dexgraspnet_baseline"], override)
+    assert stand_in.signature(goal("full"))["generator"] == "part_facing", "a record with another generator reruns"
+    other = RunOptions(str(tmp_path), retriever="database", prior_database="/x/priors.npz")
+    assert other.synthesizer_config(goal("full")).retriever_options == {"path": "/x/priors.npz"}
+    ok, missing = available_presets(["full", "dexgraspnet_baseline"], other)
     assert ok == ["dexgraspnet_baseline"] and "prior database" in missing["full"], "a missing file is named"
 
 

@@ -157,8 +157,9 @@ def test_resolve_device_rejects_unknown_names():
 
 def test_the_result_says_which_prior_and_initialisation_it_used(scene, synthesizer):
     result = synthesizer.synthesize(_request(scene))
-    assert "canonical handle-grip posture" in result.rationale and "no CVAE weights" in result.rationale
-    assert result.prior.cluster_id == -1 and result.initial_poses.generator == "part_facing"
+    assert "prior database" in result.rationale and f"cluster {result.prior.cluster_id}" in result.rationale
+    assert result.prior.cluster_id >= 0 and result.prior.affordance == "handle-grip"
+    assert result.initial_poses.generator == "cvae" and "sampled from the cvae" in result.rationale
 
 
 def test_an_unlabelled_camera_view_is_localized_geometrically():

@@ -36,12 +36,8 @@ def outcomes(demo_request):
     return out
 
 
-def test_every_preset_returns_grasps_or_says_it_is_not_available(outcomes):
+def test_every_preset_returns_grasps(outcomes):
     for name, res in outcomes.items():
-        if name == "object_network":
-            assert isinstance(res, GraspError) and res.code == ErrorCode.INTERNAL_ERROR
-            assert "not available" in res.message and "weights" in res.message
-            continue
         assert not isinstance(res, GraspError), f"{name}: {res}"
         assert res.preset == name and 1 <= len(res.grasps) <= 2
         assert all(np.isfinite(g.joints).all() and g.quality.contact_count > 0 for g in res.grasps), name
@@ -53,7 +49,8 @@ def test_presets_differ_in_what_ran(outcomes):
     assert len({r.rationale.split("; ", 1)[1] for r in ran.values()}) == len(ran)
     assert len({tuple(sorted(r.components.items())) for r in ran.values()}) == len(ran)
     gen = {n: r.components["generation"] for n, r in ran.items()}
-    assert gen["full"] == "part_facing" and gen["part_random_init"] == "part_random"
+    assert gen["full"] == "cvae" and gen["part_random_init"] == "part_random" and gen["object_network"] == "object_cvae"
+    assert ran["full"].prior.cluster_id >= 0 and ran["object_network"].prior.cluster_id == ran["full"].prior.cluster_id
     assert gen["dexgraspnet_baseline"] == "object_around"
     opt = {n: r.components["optimization"] for n, r in ran.items()}
     assert opt["full"].startswith("two-stage") and opt["one_stage"].startswith("one-stage")
@@ -83,11 +80,13 @@ def test_a_component_can_replace_the_presets_choice():
         SynthesizerConfig(preset="dexgraspnet_baseline", retriever="canonical_posture")
 
 
-def test_unknown_presets_and_components_are_refused():
+def test_unknown_presets_and_components_are_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown preset"):
         SynthesizerConfig(preset="ours_but_better")
-    with pytest.raises(GraspError, match="not available"):
-        GraspSynthesizer(SynthesizerConfig(preset="object_network")).load_components()
+    missing = SynthesizerConfig(preset="object_network", generator_options={"path": str(tmp_path / "none.safetensors")})
+    with pytest.raises(GraspError, match="no CVAE weights") as info:
+        GraspSynthesizer(missing).load_components()
+    assert info.value.code == ErrorCode.INTERNAL_ERROR
 
 
 def test_a_mano_goal_runs_end_to_end(tmp_path, demo_request):

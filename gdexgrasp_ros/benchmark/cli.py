@@ -29,6 +29,7 @@ from ..config import PRESETS, SynthesizerConfig
 from ..errors import GraspError
 from ..objects.procedural import UNSEEN_CATEGORIES
 from ..stage1.retrieval import RETRIEVERS
+from ..stage2.generation import GENERATORS
 from . import report as R
 from .plan import MODES, Goal, make_plan, unique_goals
 from .runner import RunOptions, init_worker, run_goal
@@ -73,8 +74,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--retriever",
         default="",
         choices=("", *RETRIEVERS),
-        help="stage 1 prior of the presets that use the canonical posture ('' = the preset's)",
+        help="stage 1 prior in place of the full method's, in every preset that uses it ('' = the preset's)",
     )
+    p.add_argument("--generator", default="", choices=("", *GENERATORS),
+                   help="stage 2 generator in place of the full method's, in every preset that uses it")  # fmt: skip
     p.add_argument("--prior-database", default="", help="retriever 'database': the priors.npz ('' = the shipped one)")
     p.add_argument("--workers", type=int, default=2, help="processes (each single-threaded)")
     p.add_argument("--up", default="+z", choices=UP_AXES, help="up axis of the --shapes files")
@@ -278,7 +281,8 @@ def _main(argv: list[str] | None) -> int:
         print(f"gdexgrasp-bench: unknown presets {unknown}; known: {', '.join(PRESETS)}", file=sys.stderr)
         return 2
     presets, unavailable = available_presets(requested, RunOptions("", retriever=args.retriever,
-                                                                   prior_database=args.prior_database))  # fmt: skip
+                                                                   prior_database=args.prior_database,
+                                                                   generator=args.generator))  # fmt: skip
     shapes, skipped_files = collect_shapes(args)
     if not shapes:
         print("gdexgrasp-bench: no shapes to run (check --shapes / --data)", file=sys.stderr)
@@ -287,7 +291,8 @@ def _main(argv: list[str] | None) -> int:
     six = tuple(tuple(item.split(":", 1)) for item in args.six_direction.split(",") if ":" in item)
     options = RunOptions(str(out), args.up, _extents(args.extent), max_grasps=args.max_grasps,
                          simulate_top=args.simulate_top, six_direction=six, six_shapes=frozenset(subset),
-                         retriever=args.retriever, prior_database=args.prior_database)  # fmt: skip
+                         retriever=args.retriever, prior_database=args.prior_database,
+                         generator=args.generator)  # fmt: skip
     started = time.perf_counter()
     path = out / "goals.jsonl"
     if not args.report_only:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import SynthesizerConfig
+from ..config import PRESETS, SynthesizerConfig
 from ..errors import GraspError
 from ..hand import load_hand_model
 from ..objects.camera import table_size_for, table_top_scene
@@ -45,8 +45,9 @@ class RunOptions:
     simulate_top: int = 1  # grasps per goal simulated (best first); the rest get NaN
     six_direction: tuple[tuple[str, str], ...] = (("full", "gt"),)  # (preset, mode): six-direction mean (best grasp)
     six_shapes: frozenset = frozenset()  # ... on these shapes only (it costs ~6 simulations)
-    retriever: str = ""  # replaces the canonical posture prior of the presets that use it ("" = the preset's)
+    retriever: str = ""  # replaces the full method's prior where a preset uses it ("" = the preset's)
     prior_database: str = ""  # retriever "database": the file ("" = the shipped one)
+    generator: str = ""  # replaces the full method's generator where a preset uses it ("" = the preset's)
 
     def six_for(self, goal: Goal) -> bool:
         """Whether the goal's best grasp also gets the six-direction simulation."""
@@ -58,6 +59,8 @@ class RunOptions:
                "max_grasps": self.max_grasps, "simulate_top": self.simulate_top, "six": self.six_for(goal)}  # fmt: skip
         if self.retriever:  # only when set, so records made before the option existed still match
             out.update(retriever=self.retriever, prior_database=self.prior_database)
+        if self.generator:
+            out.update(generator=self.generator)
         return out
 
     def synthesizer_config(self, goal: Goal) -> SynthesizerConfig:
@@ -69,11 +72,15 @@ class RunOptions:
         return self.with_retriever(cfg)
 
     def with_retriever(self, cfg: SynthesizerConfig) -> SynthesizerConfig:
-        """cfg with the retriever override when its preset uses the canonical posture prior."""
-        if not self.retriever or cfg.components.retriever != "canonical_posture":
-            return cfg
-        options = {"path": self.prior_database} if self.retriever == "database" else {}
-        return replace(cfg, retriever=self.retriever, retriever_options=options)
+        """cfg with --retriever / --generator in place of the full method's prior / generator, in every preset that
+        uses them (an ablation of that very component keeps its own)."""
+        full = PRESETS["full"]
+        if self.retriever and cfg.components.retriever == full.retriever:
+            options = {"path": self.prior_database} if self.retriever == "database" else {}
+            cfg = replace(cfg, retriever=self.retriever, retriever_options=options)
+        if self.generator and cfg.components.generator == full.generator:
+            cfg = replace(cfg, generator=self.generator, generator_options={})
+        return cfg
 
     def extent_for(self, category: str) -> float | None:
         table = dict(self.extents)
