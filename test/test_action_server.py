@@ -129,3 +129,10 @@ def test_target_frame_without_tf2_is_transform_failed(client):
 def test_a_bad_device_parameter_stops_the_server_with_a_message():
     rc, log = server_start_log(["-p", "device:=gpu"])
     assert rc == 1 and "device must be" in log and "Traceback" not in log, log
+
+
+def test_missing_model_files_stop_the_server_at_start_up_with_a_message(tmp_path):
+    rc, log = server_start_log(["-p", f"cvae_weights:={tmp_path / 'none.safetensors'}"])
+    assert rc == 1 and "no CVAE weights" in log and "Traceback" not in log, log
+    rc, log = server_start_log(["-p", f"prior_database:={tmp_path / 'none.npz'}"])
+    assert rc == 1 and "no prior database" in log and "Traceback" not in log, log

@@ -129,7 +129,7 @@ def test_the_database_retriever_reads_a_file_and_says_clearly_when_there_is_none
     from gdexgrasp_ros.stage1 import retrieval
 
     monkeypatch.setattr(retrieval, "SHIPPED_DATABASE", tmp_path / "assets" / "prior_database.npz")
-    with pytest.raises(GraspError, match="gdexgrasp-build prior_database"):
+    with pytest.raises(GraspError, match="gdexgrasp-build priors"):
         make_retriever("database")  # no path: the shipped file, here missing
     with pytest.raises(ValueError, match="affordance"):
         GraspRecord("grab", "mug", "m", 0, "handle", [1, 1, 1], np.zeros(16), np.eye(3), np.zeros(3), np.eye(3),

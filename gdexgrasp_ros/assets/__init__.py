@@ -86,7 +86,7 @@ def _part_models(path: Path) -> None:
     path.write_text(fit.render_module(models))
 
 
-@builder("prior_database")
+@builder("priors")
 def _prior_database(path: Path) -> None:
     """The shipped prior database; the dataset, build.json and clusters.png land in out/prior_database/."""
     from ..stage1 import build_priors

@@ -35,7 +35,7 @@ from .dataset_synthesis import SynthesisFilters, SynthesisSettings, synthesize_o
 from .grasp_dataset import save_records
 from .prior_database import PriorDatabase
 
-# The shipped database (gdexgrasp-build prior_database): every training category, 6 objects each, the
+# The shipped database (gdexgrasp-build priors): every training category, 6 objects each, the
 # default synthesis settings. Workers: every core up to 8 (the bytes do not depend on the count).
 SHIPPED_ARGS = ("--seeds", "6", "--workers", str(max(1, min(8, os.cpu_count() or 1))))
 

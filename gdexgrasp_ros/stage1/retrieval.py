@@ -22,7 +22,7 @@ from ..hand.base import HandModel
 from .prior import GraspPrior, empty_prior, posture_prior
 
 RETRIEVERS = ("canonical_posture", "none", "database")
-# The shipped prior database (assets manifest entry prior_database; gdexgrasp-build prior_database rebuilds it).
+# The shipped prior database (assets manifest entry priors; gdexgrasp-build priors rebuilds it).
 SHIPPED_DATABASE = Path(__file__).resolve().parents[1] / "assets" / "prior_database.npz"
 
 
@@ -64,7 +64,7 @@ class DatabaseRetriever(PriorRetriever):
             self.database = PriorDatabase.load(path)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             rebuild = (
-                " (rebuild the shipped one: gdexgrasp-build prior_database)" if path == str(SHIPPED_DATABASE) else ""
+                " (rebuild the shipped one: gdexgrasp-build priors)" if path == str(SHIPPED_DATABASE) else ""
             )
             raise GraspError(ErrorCode.INTERNAL_ERROR, f"prior database: {err}{rebuild}") from err
 
