@@ -63,9 +63,7 @@ class DatabaseRetriever(PriorRetriever):
         try:
             self.database = PriorDatabase.load(path)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-            rebuild = (
-                " (rebuild the shipped one: gdexgrasp-build priors)" if path == str(SHIPPED_DATABASE) else ""
-            )
+            rebuild = " (rebuild the shipped one: gdexgrasp-build priors)" if path == str(SHIPPED_DATABASE) else ""
             raise GraspError(ErrorCode.INTERNAL_ERROR, f"prior database: {err}{rebuild}") from err
 
     def retrieve(self, hand, affordance, part_name, part_points):
