@@ -103,6 +103,9 @@ def test_a_mano_goal_runs_end_to_end(tmp_path, demo_request):
     assert result.grasps and result.grasps[0].joints.shape == (45,) and result.grasps[0].keypoints.shape == (21, 3)
     assert result.grasps[0].vertices.shape == (778, 3) and result.prior.contact_mean.shape == (778,)
     np.testing.assert_allclose(result.prior.joints, hand.default_posture("handle-grip"))
+    # The shipped database and CVAE hold OpenHand grasps: a MANO goal gets its own canonical posture, part-facing.
+    assert "canonical handle-grip posture of the mano hand" in result.rationale
+    assert "predicts open_hand wrists" in result.initial_poses.description
     # The robot hand's wrist comes from the MANO keypoints (the OpenHand wrist frame would not fit).
     best = result.grasps[0]
     assert best.robot is not None and np.isfinite(best.robot.positions).all()

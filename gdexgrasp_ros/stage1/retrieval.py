@@ -68,8 +68,11 @@ class DatabaseRetriever(PriorRetriever):
 
     def retrieve(self, hand, affordance, part_name, part_points):
         if hand.name != self.database.hand_model:
-            raise GraspError(ErrorCode.INVALID_GOAL, f"the prior database is for the {self.database.hand_model} "
-                             f"hand, the goal asks for {hand.name}")  # fmt: skip
+            # The clusters' joints and contact maps belong to another hand: that hand's canonical posture instead.
+            prior = posture_prior(hand, affordance, part_name)
+            prior.source = (f"the canonical {affordance} posture of the {hand.name} hand (the prior database holds "
+                            f"{self.database.hand_model} grasps)")  # fmt: skip
+            return prior
         return self.database.prior(affordance, part_name, part_points)
 
 

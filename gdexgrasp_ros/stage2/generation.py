@@ -32,6 +32,7 @@ from ..hand.base import HandModel
 from .part_init import palm_facing_poses, push_clear, spread_targets, tilted
 
 GENERATORS = ("part_facing", "part_random", "object_around", "cvae", "object_cvae")
+CVAE_HAND = "open_hand"  # the hand whose grasps the CVAEs learned
 # Shipped weights (assets manifest entries cvae / object_cvae; gdexgrasp-build rebuilds them).
 SHIPPED_WEIGHTS = {name: Path(__file__).resolve().parents[1] / "assets" / f"{name}.safetensors"
                    for name in ("cvae", "object_cvae")}  # fmt: skip
@@ -173,6 +174,10 @@ class CVAEGenerator(PoseGenerator):
     def _place(self, query):
         from .cvae import PartQuery, query_tensors, to_cloud
 
+        if query.hand.name != CVAE_HAND:  # the CVAE learned the OpenHand's wrist frame: another hand faces the part
+            poses = PartFacingGenerator()._place(query)
+            poses.description += f" (the {self.name} predicts {CVAE_HAND} wrists, the goal's hand is {query.hand.name})"
+            return poses
         cfg = self.model.config
         built = PartQuery.build(query.points, query.normals, query.part_mask, query.cluster_id, cfg, query.up)
         inputs, centre = query_tensors([built], cfg, self.device)
