@@ -52,6 +52,9 @@ def test_registry_and_manifest_name_the_same_assets_and_every_shipped_artefact()
     shipped = {p.relative_to(ROOT).as_posix() for p in (ROOT / "urdf").glob("*.urdf")}
     shipped |= {f"urdf/{f}" for f in robot_hands.URDF_FILES.values()}
     shipped.add(fit.MODEL_FILE.relative_to(ROOT).as_posix())
+    shipped |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "gdexgrasp_ros" / "assets").glob("*.*")
+                if p.suffix in (".npz", ".safetensors")}  # fmt: skip
+    assert len(shipped) == 6
     assert shipped <= paths, f"shipped but not in the manifest: {sorted(shipped - paths)}"
 
 
@@ -82,11 +85,13 @@ def test_build_updates_only_the_rebuilt_entry(tmp_path, capsys):
 
 
 def test_cli_check_passes_on_the_repository(capsys):
+    count = len(assets.load_manifest(MANIFEST))
+    assert count == 6, "URDFs x2, part models, prior database, two CVAEs"
     assert main(["--root", str(ROOT), "check"]) == 0
-    assert "all 3 assets match" in capsys.readouterr().out
+    assert f"all {count} assets match" in capsys.readouterr().out
     assert main(["--root", str(ROOT), "list"]) == 0
     rows = capsys.readouterr().out.splitlines()
-    assert len(rows) == 3 and all(r.split()[-1] == "ok" for r in rows), rows
+    assert len(rows) == count and all(r.split()[-1] == "ok" for r in rows), rows
 
 
 def test_cli_check_fails_naming_the_file_with_a_wrong_hash(tmp_path, capsys):
@@ -111,7 +116,7 @@ def test_cli_check_fails_on_an_edited_or_missing_file(tmp_path, capsys):
 def test_cli_unknown_asset_exits_2_listing_the_known_ones(argv, tmp_path, capsys):
     assert main(["--root", str(tmp_path), "--manifest", str(MANIFEST)] + argv) == 2
     err = capsys.readouterr().err
-    assert "unknown asset" in err and "allegro_hand_urdf, leap_hand_urdf, part_models" in err
+    assert "unknown asset" in err and ", ".join(sorted(assets.BUILDERS)) in err
     assert not (tmp_path / "urdf").exists(), "nothing is built when a name is unknown"
 
 
