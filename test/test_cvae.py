@@ -8,6 +8,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from gdexgrasp_ros.errors import GraspError
+from gdexgrasp_ros.geometry.rotations import up_frame
 from gdexgrasp_ros.geometry.sampling import farthest_point_sampling, farthest_point_sampling_batched
 from gdexgrasp_ros.hand import OpenHand
 from gdexgrasp_ros.stage2 import cvae_training as T
@@ -17,7 +18,6 @@ from gdexgrasp_ros.stage2.cvae import (
     PartQuery,
     load_checkpoint,
     save_checkpoint,
-    up_frame,
 )
 from gdexgrasp_ros.stage2.generation import GenerationInput, make_generator
 from gdexgrasp_ros.stage2.pointnet2 import PointNet2Encoder
@@ -169,4 +169,4 @@ def test_inference_returns_k_poses_in_the_clouds_frame(tmp_path):
     d0 = np.sort(np.linalg.norm(poses.trans.numpy() - centre, axis=1))
     d1 = np.sort(np.linalg.norm(seen.trans.numpy() - Q @ centre, axis=1))
     assert np.allclose(d0, d1, atol=0.03), "poses follow the cloud's frame"
-    assert math.isclose(float(np.linalg.det(up_frame(up))), 1.0, abs_tol=1e-9)
+    assert math.isclose(float(np.linalg.det(up_frame(up / np.linalg.norm(up)))), 1.0, abs_tol=1e-9)

@@ -1,4 +1,4 @@
-"""Rotation representations (torch, batched, differentiable).
+"""Rotation representations (torch, batched, differentiable), and the up-aligned frame (numpy).
 
 The optimiser's wrist rotation is the continuous 6D representation of Zhou et al. (CVPR 2019):
 the first two columns of the rotation matrix, concatenated (a1 = R[:, 0], a2 = R[:, 1]);
@@ -7,6 +7,7 @@ Gram-Schmidt recovers R. It has no singularities, unlike Euler angles or quatern
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -41,3 +42,13 @@ def skew(v: torch.Tensor) -> torch.Tensor:
     x, y, z = v.unbind(-1)
     o = torch.zeros_like(x)
     return torch.stack([o, -z, y, z, o, -x, -y, x, o], dim=-1).reshape(v.shape[:-1] + (3, 3))
+
+
+def up_frame(up) -> np.ndarray:
+    """A rotation (3, 3) whose third column is `up` (a unit vector); its first column is x (or y when up is near
+    x) made perpendicular, the second completes a right-handed frame."""
+    z = np.asarray(up, float)
+    ref = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = ref - ref.dot(z) * z
+    x /= np.linalg.norm(x)
+    return np.stack([x, np.cross(z, x), z], axis=1)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
+from ..geometry.rotations import rot6d_to_matrix, up_frame
 from ..geometry.sampling import farthest_point_sampling
 from .pointnet2 import PointNet2Encoder
 
@@ -65,7 +65,7 @@ class PartQuery:
         points, normals, mask = np.asarray(points, float), np.asarray(normals, float), np.asarray(part_mask, bool)
         if not mask.any():
             raise ValueError("the contact part has no points")
-        U = up_frame(up)
+        U = up_frame(np.asarray(up, float) / np.linalg.norm(up))
         p, n = points @ U, normals @ U
         seen = np.ones(len(p), bool) if config.object_based else mask
         pick = np.flatnonzero(seen)[_subsample(p[seen], config.points)]
@@ -106,15 +106,6 @@ def to_cloud(query: PartQuery, centre: np.ndarray, rotation: np.ndarray,
     """(R (K, 3, 3), t (K, 3) m) in the cloud's frame from network-frame rotations and translations (dm)."""
     U = query.up_rotation
     return U @ rotation, (translation_dm / DM + centre) @ U.T
-
-
-def up_frame(up) -> np.ndarray:
-    """A rotation whose third column is `up` (first column: the cloud's x or y made perpendicular)."""
-    z = np.asarray(up, float) / np.linalg.norm(up)
-    ref = np.array([1.0, 0, 0]) if abs(z[0]) < 0.9 else np.array([0, 1.0, 0])
-    x = ref - z * (ref @ z)
-    x /= np.linalg.norm(x)
-    return np.stack([x, np.cross(z, x), z], axis=1)
 
 
 def yaw_matrices(angles: torch.Tensor) -> torch.Tensor:
@@ -175,11 +166,6 @@ class PartAwareCVAE(nn.Module):
         z = torch.randn(B * count, self.config.latent, generator=generator, device=cond.device)
         r6, t = self.decode(z, cond.repeat_interleave(count, dim=0))
         return rot6d_to_matrix(r6).reshape(B, count, 3, 3), t.reshape(B, count, 3)
-
-
-def pose_targets(rotations: np.ndarray, translations_dm: np.ndarray, device="cpu"):
-    R = torch.as_tensor(np.asarray(rotations), dtype=torch.float32, device=device)
-    return matrix_to_rot6d(R), torch.as_tensor(np.asarray(translations_dm), dtype=torch.float32, device=device)
 
 
 def save_checkpoint(model: PartAwareCVAE, path: str | Path, extra: dict | None = None) -> None:

@@ -226,10 +226,11 @@ def best_of_samples(model: PartAwareCVAE, val_set: GraspTensors, samples: int = 
     )
     R, t_dm = model.sample(inputs, samples, torch.Generator().manual_seed(seed))
     t = t_dm / DM + centre[:, None]
-    same = (val_set.points[:, None] - val_set.points[None]).abs().amax((-1, -2)) < 1e-9  # (M, M) same part
+    # Grasps of the same object and part share their (deterministic) encoder points: group by them.
+    _, part_of = torch.unique(val_set.points.flatten(1), dim=0, return_inverse=True)
     t_err, r_err = [], []
     for i in range(len(val_set)):
-        mates = torch.nonzero(same[i]).ravel()
+        mates = torch.nonzero(part_of == part_of[i]).ravel()
         dt = (t[i][:, None] - val_set.translation[mates][None]).norm(dim=-1)  # (S, G)
         rel = R[i][:, None].transpose(-1, -2) @ val_set.rotation[mates][None]
         angle = torch.arccos(((rel.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1, 1))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...geometry.rotations import up_frame
 from ...objects.part_object import PartObject
 from .cloud import estimate_normals, point_spacing, propagate_signs
 from .solid import SolidConfig, VoxelSolid
@@ -42,13 +43,6 @@ def _unit(v) -> np.ndarray:
     return v / n
 
 
-def _horizontal_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ref = np.array([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    e1 = ref - ref.dot(up) * up
-    e1 /= np.linalg.norm(e1)
-    return e1, np.cross(up, e1)
-
-
 class ShapeAnalysis:
     """Per-object geometry: oriented normals, the voxel solid, per-point thickness and thinness."""
 
@@ -59,7 +53,8 @@ class ShapeAnalysis:
             raise ValueError(f"geometric localization needs at least 16 points, got {len(self.points)}")
         self.n = len(self.points)
         self.up = _unit(self.config.up)
-        self.e1, self.e2 = _horizontal_basis(self.up)
+        frame = up_frame(self.up)
+        self.e1, self.e2 = frame[:, 0], frame[:, 1]
         self.spacing = point_spacing(self.points)
         self.link_radius = self.config.link_spacings * self.spacing
         view = None if self.config.viewpoint is None else np.asarray(self.config.viewpoint) - self.points.mean(0)
