@@ -1,7 +1,12 @@
-"""The project's instruction set (stage1/data/instructions.jsonl) and accuracy over it.
+"""Instruction sets and accuracy over them.
 
-Each line: {"instruction", "category", "parts", "affordance", "part", "kind"}, kind one of
-KINDS. Used by benchmarks/analysis_accuracy.py and the tests.
+Two sets, same format: the project's own (stage1/data/instructions.jsonl, written together with
+the vocabulary: a regression test) and the blind set (benchmarks/data/blind_instructions.jsonl,
+written by someone who had not read the analyzer, frozen before the analyzer was reworked for
+issue 17: never tune on it). Each line: {"instruction", "category", "parts", "affordance",
+"part", "kind"}, kind one of KINDS. Part accuracy is reported exact and by family (cap / lid /
+top / head / cover count as one, see text.same_part_family). Used by
+benchmarks/analysis_accuracy.py and the tests.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 from ...errors import GraspError
 from ...objects.affordances import AFFORDANCE_TABLE
 from .base import Arrangement, InstructionAnalyzer
+from .text import same_part_family
 
 INSTRUCTION_SET = Path(__file__).resolve().parents[1] / "data" / "instructions.jsonl"
 KINDS = ("direct", "indirect", "no_part", "paraphrase", "typo", "other_language", "injection")
@@ -64,31 +70,47 @@ def answer(result: Arrangement | GraspError) -> tuple[str, str]:
     return result.affordance, result.contact_part
 
 
+def without_parts(rows: Sequence[dict]) -> list[dict]:
+    """The rows as `gdexgrasp-analyze --category C` sees them: the object's part names withheld."""
+    return [{**r, "parts": []} for r in rows]
+
+
 def table_default(row: dict) -> tuple[str, str]:
-    """Baseline that ignores the text: the category's first table entry (part, its first affordance)."""
-    part, affs = next(iter(AFFORDANCE_TABLE[row["category"]].items()))
+    """Baseline that ignores the text: the category's first table entry (part, its first
+    affordance); a wrap around the body for a category outside the table."""
+    table = AFFORDANCE_TABLE.get(row["category"])
+    if table is None:
+        return "wrap-around-grip", "body"
+    part, affs = next(iter(table.items()))
     return affs[0], part
 
 
+def vocabulary_group(category: str) -> str:
+    """'known' for a category of the affordance table, else 'outside'."""
+    return "known" if category in AFFORDANCE_TABLE else "outside"
+
+
 def score(rows: Sequence[dict], answers: Sequence[tuple[str, str]]) -> dict:
-    """Affordance and part accuracy overall, per kind and per category."""
+    """Affordance, part (exact) and part-family accuracy, overall, per kind, per category and per
+    vocabulary group (categories of the affordance table vs outside it)."""
     groups: dict[str, dict[str, list[int]]] = {
-        "kind": defaultdict(lambda: [0, 0, 0]),
-        "category": defaultdict(lambda: [0, 0, 0]),
+        g: defaultdict(lambda: [0, 0, 0, 0]) for g in ("kind", "category", "vocabulary")
     }
-    total = [0, 0, 0]
+    total = [0, 0, 0, 0]
     for row, (aff, part) in zip(rows, answers, strict=True):
-        hit = [1, int(aff == row["affordance"]), int(part == row["part"])]
-        for acc in (total, groups["kind"][row["kind"]], groups["category"][row["category"]]):
-            for i in range(3):
+        hit = [1, int(aff == row["affordance"]), int(part == row["part"]), int(same_part_family(part, row["part"]))]
+        keys = {"kind": row["kind"], "category": row["category"], "vocabulary": vocabulary_group(row["category"])}
+        for acc in (total, *(groups[g][k] for g, k in keys.items())):
+            for i in range(4):
                 acc[i] += hit[i]
 
     def ratios(c: list[int]) -> dict:
-        return {"n": c[0], "affordance": c[1] / c[0], "part": c[2] / c[0]}
+        return {"n": c[0], "affordance": c[1] / c[0], "part": c[2] / c[0], "part_family": c[3] / c[0]}
 
     return {
         **ratios(total),
         "per_kind": {k: ratios(v) for k, v in sorted(groups["kind"].items(), key=lambda kv: KINDS.index(kv[0]))},
+        "per_vocabulary": {k: ratios(v) for k, v in sorted(groups["vocabulary"].items())},
         "per_category": {k: ratios(v) for k, v in sorted(groups["category"].items())},
     }
 
