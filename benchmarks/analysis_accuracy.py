@@ -127,6 +127,13 @@ def main() -> int:
         default=None,
         help="give the analyzer the object's part names, withhold them, or both (default: given; both with --blind)",
     )
+    ap.add_argument(
+        "--unseen",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read every category outside the affordance table as one no object-knowledge example "
+        "names (its own name left out; default: on with --blind)",
+    )
     ap.add_argument("--latency", type=int, default=0, metavar="N", help="time N single calls per backend")
     ap.add_argument("--show-blind-mistakes", action="store_true", help="allow --mistakes with --blind")
     ap.add_argument("--model", default="gpt-4o")
@@ -143,6 +150,7 @@ def main() -> int:
     modes = {"given": ["given"], "hidden": ["hidden"], "both": ["given", "hidden"]}[
         args.parts or ("both" if args.blind else "given")
     ]
+    unseen = args.blind if args.unseen is None else args.unseen
     all_rows = load_instruction_set(path)
     print(
         f"instruction set: {path} ({len(all_rows)} instructions, {len({r['category'] for r in all_rows})} categories)"
@@ -153,7 +161,7 @@ def main() -> int:
     accepted = None
     for mode in modes:
         rows = all_rows if mode == "given" else without_parts(all_rows)
-        print(f"\n######## part names {mode}")
+        print(f"\n######## part names {mode}" + (", categories outside the table read as unseen" if unseen else ""))
         baseline = score(rows, [table_default(r) for r in rows])
         print_table("baseline (category's first table entry, text ignored)", baseline)
         for name, options in runnable(args).items():
@@ -161,6 +169,8 @@ def main() -> int:
                 skipped[name] = options
                 print(f"\n== {name}: {options}")
                 continue
+            if name == "offline" and unseen:
+                options = {**options, "unseen_categories": True}
             analyzer = make_analyzer(name, **options)
             res = evaluate(analyzer, rows)
             if args.latency:
@@ -183,6 +193,7 @@ def main() -> int:
         "benchmark": "analysis_accuracy",
         "set": which,
         "set_size": len(all_rows),
+        "unseen_categories": unseen,
         "results": {k: {kk: vv for kk, vv in v.items() if kk != "mistakes"} for k, v in results.items()},
         "skipped": skipped,
         "accepted": accepted,

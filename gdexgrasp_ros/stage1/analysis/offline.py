@@ -43,7 +43,9 @@ from ...objects.affordances import AFFORDANCE_TABLE, AFFORDANCES, matching_parts
 from . import multilingual
 from .base import LOW_CONFIDENCE, AnalysisError, Arrangement, InstructionAnalyzer, clean_instruction
 from .content import GUESS_WORD_SHARE, MIN_WORD_SHARE, Coverage, word_coverage
+from .object_knowledge import KindFinder
 from .text import (
+    NEGATION,
     PartMention,
     TypoCorrector,
     detect_category,
@@ -59,6 +61,7 @@ from .vocabulary import (
     CATEGORY_WORDS,
     CUE_WORDS,
     DEFAULT_PART,
+    EXPLICIT_GRASP,
     FUNCTIONAL_AFFORDANCES,
     GENERIC_PART_AFFORDANCES,
     PART_WORDS,
@@ -82,8 +85,18 @@ CONFIDENCE_SCALE = 0.5  # margin (score units) that gives confidence ~0.73
 MAX_CONFIDENCE = 0.99
 GUESS_CONFIDENCE = 0.5  # the cap of an answer that is a guess (below LOW_CONFIDENCE)
 
+# Labels of parts every object grasps the same way: an object's label the table does not cover
+# ("base" of a mug, "lid" of a cup) is still a candidate when its kind is one of these. Spouts,
+# nozzles and blades are not: they are grasped only where the table says so.
+GRASPED_ANYWHERE = frozenset({"handle", "body", "base", "lid", "cap", "trigger", "pump"})
+
+EXPLICIT_WEIGHT = 1.5  # a phrase that says how to hold it (vocabulary.EXPLICIT_GRASP)
+
 _COMPILED_CUES = {
     aff: [(re.compile(r"\b(?:" + p + r")\b"), w) for p, w in cues] for aff, cues in AFFORDANCE_CUES.items()
+}
+_COMPILED_EXPLICIT = {
+    aff: [re.compile(r"\b(?:" + p + r")\b") for p in patterns] for aff, patterns in EXPLICIT_GRASP.items()
 }
 _TRANSPORT = re.compile(r"\b(?:" + "|".join(TRANSPORT_CUES) + r")\b")
 _USE = re.compile(r"\b(?:" + "|".join(USE_CUES) + r")\b")
@@ -128,12 +141,15 @@ class OfflineAnalyzer(InstructionAnalyzer):
 
     name = "offline"
 
-    def __init__(self, model_path: str | None = None, device: str = "cpu"):
+    def __init__(self, model_path: str | None = None, device: str = "cpu", unseen_categories: bool = False):
         self.model_path = model_path
         self.device = device
+        # Benchmarks: read every category outside the affordance table as if no example named it.
+        self.unseen_categories = unseen_categories
         self._model = None
         self._desc: dict[str, np.ndarray] = {}
         self._typos: TypoCorrector | None = None
+        self._kinds: KindFinder | None = None
         self._lock = threading.Lock()
 
     # -- model ---------------------------------------------------------------------------------
@@ -150,6 +166,9 @@ class OfflineAnalyzer(InstructionAnalyzer):
             for aff, sentences in AFFORDANCE_DESCRIPTIONS.items():
                 self._desc[aff] = model.encode(list(sentences), normalize_embeddings=True, show_progress_bar=False)
             self._typos = TypoCorrector(_vocabulary(), _known_words(Path(path)))
+            self._kinds = KindFinder(
+                lambda texts: model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
+            )
             self._model = model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -206,9 +225,21 @@ class OfflineAnalyzer(InstructionAnalyzer):
         english = mask_category(text, cat) if cat else text
         return _Evidence(english, language, removed, fixes, cat, detected, coverage)
 
+    def object_table(self, category: str) -> tuple[dict[str, tuple[str, ...]] | None, str]:
+        """The parts an object has and what they afford: the affordance table's entry, else its
+        object kind's (object_knowledge.find_kind); and how the category was read."""
+        table = AFFORDANCE_TABLE.get(category)
+        if table is not None or not category:
+            return table, ""
+        match = self._kinds.find(category, unseen=self.unseen_categories)
+        if match is None:
+            return None, f"'{category}' is not a known kind of object: generic parts"
+        return match.kind.parts, f"'{category}' read as a {match.kind.name} ({match.how})"
+
     def _decide(self, ev: _Evidence, vec: np.ndarray, part_names: Sequence[str] | None) -> Arrangement:
         parts = [str(p) for p in part_names] if part_names else None
-        candidates = _candidates(ev.category, parts, ev.english)
+        table, kind_note = self.object_table(ev.category)
+        candidates = _candidates(table, parts, ev.english)
         has_text = bool(words(ev.english))
         aff_scores, aff_why = self._affordance_scores(ev.english, vec, {c.affordance for c in candidates}, has_text)
         object_parts = _object_parts(ev.category, parts)
@@ -243,7 +274,7 @@ class OfflineAnalyzer(InstructionAnalyzer):
             affordance=best.affordance,
             contact_part=best.part,
             confidence=float(confidence),
-            rationale=_rationale(ev, best, why + guesses, margin),
+            rationale=_rationale(ev, best, why + guesses + ([kind_note] if kind_note else []), margin),
             backend=self.name,
             fallback=False,
             object_category=ev.category,
@@ -265,16 +296,24 @@ class OfflineAnalyzer(InstructionAnalyzer):
         for aff in allowed:
             cue, hits = 0.0, []
             for pattern, weight in _COMPILED_CUES[aff]:
-                m = pattern.search(text)
+                m = _affirmed(pattern, text)
                 if m:
                     cue += weight
                     hits.append(m.group())
-            scores[aff] = EMBED_WEIGHT * (sims[aff] - mean) + min(cue, CUE_CAP)
+            said = next((m.group() for p in _COMPILED_EXPLICIT[aff] if (m := _affirmed(p, text))), None)
+            scores[aff] = EMBED_WEIGHT * (sims[aff] - mean) + min(cue, CUE_CAP) + (EXPLICIT_WEIGHT if said else 0.0)
             why[aff] = [f"similar to '{aff}' descriptions ({sims[aff]:.2f})"] + ([f"cues {hits}"] if hits else [])
+            if said:
+                why[aff].insert(0, f"says how: '{said}'")
         return scores, why
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def _affirmed(pattern: re.Pattern, text: str) -> re.Match | None:
+    """The first match of a cue that is not negated ("without spraying", "don't twist")."""
+    return next((m for m in pattern.finditer(text) if not NEGATION.search(text[: m.start()])), None)
+
+
 def _vocabulary() -> set[str]:
     vocab = set(CUE_WORDS)
     for sentences in AFFORDANCE_DESCRIPTIONS.values():
@@ -296,9 +335,10 @@ def _known_words(model_dir: Path) -> set[str]:
     return {w for w in path.read_text(encoding="utf-8").splitlines() if w.isalpha() and w.isascii()}
 
 
-def _candidates(category: str, part_names: list[str] | None, text: str) -> list[_Candidate]:
-    """(affordance, part) pairs the object allows, in table order."""
-    table = AFFORDANCE_TABLE.get(category)
+def _candidates(table: dict[str, tuple[str, ...]] | None, part_names: list[str] | None, text: str) -> list[_Candidate]:
+    """(affordance, part) pairs the object allows: the table's (its category's, or its object
+    kind's) in table order, on the object's own labels when they are given; labels the table
+    does not cover ("base" of a mug) add what such a part usually affords."""
     out: list[_Candidate] = []
     if table is not None:
         taken: set[str] = set()  # one label per table part ("base_body" is the body, not also the base)
@@ -308,6 +348,10 @@ def _candidates(category: str, part_names: list[str] | None, text: str) -> list[
                 taken.add(name)
                 for rank, aff in enumerate(affs):
                     out.append(_Candidate(aff, name, rank, len(out)))
+        if out and part_names:
+            rest = [n for n in part_names if n not in taken and _part_kind(n) in GRASPED_ANYWHERE]
+            out.extend(_Candidate(c.affordance, c.part, c.rank, len(out) + i)
+                       for i, c in enumerate(_generic_candidates(rest, text, fill=False)))  # fmt: skip
     if out:
         return out
     return _generic_candidates(part_names, text)
@@ -323,14 +367,15 @@ def _label_for(part: str, part_names: list[str]) -> str | None:
     return next((n for n in part_names if any(part in PART_WORDS.get(w, ()) for w in part_words(n))), None)
 
 
-def _generic_candidates(part_names: list[str] | None, text: str) -> list[_Candidate]:
-    """Pairs for an object outside the table, from what its part names usually afford."""
+def _generic_candidates(part_names: list[str] | None, text: str, fill: bool = True) -> list[_Candidate]:
+    """Pairs for an object outside the table, from what its part names usually afford (fill:
+    any affordance on the first part when none of the names can be read)."""
     out: list[_Candidate] = []
-    if part_names:
+    if part_names is not None and (part_names or not fill):
         for name in part_names:
             for aff_i, aff in enumerate(GENERIC_PART_AFFORDANCES.get(_part_kind(name), ())):
                 out.append(_Candidate(aff, name, aff_i, len(out)))
-        if not out:  # part names we cannot interpret: any affordance, on the first part
+        if not out and fill:  # part names we cannot interpret: any affordance, on the first part
             out = [_Candidate(a, part_names[0], 0, i) for i, a in enumerate(AFFORDANCES)]
         return out
     mentioned = [pm.candidates[0] for pm in find_part_mentions(text) if not pm.negated]

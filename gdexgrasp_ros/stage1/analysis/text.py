@@ -213,7 +213,17 @@ _PART_PATTERNS = [
     (w, re.compile(r"\b" + r"\s+".join(re.escape(x) for x in w.split()) + r"\b"))
     for w in sorted(PART_WORDS, key=len, reverse=True)
 ]
-_NEGATION = re.compile(r"\b(not|never|don't|do not|avoid|without|instead of|away from)\b(\s+\S+){0,3}\s*$")
+NEGATION = re.compile(
+    r"\b(not|never|don't|do not|avoid|without|instead of|away from|rather than|(finger|fingers|hands?) off)\b"
+    r"(\s+\S+){0,3}\s*$"
+)
+# What follows a part word when the part must not be held: "the handle is cracked", "the handles
+# are loose", "its handle came off", "the lid is hot".
+_DISABLED = re.compile(
+    r"^s?\s+(?:(?:is|are|was|were|has|have|looks?|seems?|feels?)\s+(?:\w+\s+)?"
+    r"(?:cracked|broken|loose|missing|damaged|wobbly|greasy|sticky|slippery|hot|burning|dirty|gone|off|"
+    r"come off|fallen off|snapped)|came off|fell off|broke|snapped)\b"
+)
 
 
 # Phrases where a part word is not a part: "in front of", "on top of", "at the side of".
@@ -257,7 +267,7 @@ def find_part_mentions(text: str) -> list[PartMention]:
                 continue
             taken[m.start() : m.end()] = [True] * (m.end() - m.start())
             before = text[: m.start()]
-            negated = bool(_NEGATION.search(before))
+            negated = bool(NEGATION.search(before) or _DISABLED.match(text[m.end() :]))
             explicit = phrase in COMPONENT_WORDS and _names_own_part(before, text[m.end() :])
             held_by = bool(_HELD_BY.search(before))
             found.append((m.start(), PartMention(phrase, PART_WORDS[phrase], negated, explicit, held_by)))

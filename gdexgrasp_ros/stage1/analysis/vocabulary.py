@@ -74,20 +74,22 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"spread(s|ing)?|scrap(e|ing)|stir(s|ring)?|whisk(ing)?|pry(ing)?|prise", 0.6),
         (r"sweep(s|ing)?|mop(s|ping)?|scrub(s|bing)?|brush(es|ing)?", 1.0),
         (r"hammer(s|ing)?|nail(s)?|strike|hit|knock(s|ing)?", 1.0),
-        (r"flip(s|ping)?|toss(es|ing)?|saute|fry(ing)?", 0.8),
+        (r"flip(s|ping)?|toss(es|ing)?|saute|fry(ing)?|turn(s|ing)? (\w+ ){0,3}over", 0.8),
         (r"drain(s|ing)?", 0.8),
         (r"water(ing)? the|plants?|flowers?|garden|roses|lawn", 0.8),
         (r"drink(s|ing)?|sip|coffee|tea|milk", 0.4),
         (r"swing(s|ing)?", 0.6),
+        # A hot vessel is held where it stays cool: its handle (one without gets base-support).
+        (r"hot|boiling|scalding", 0.4),
         (r"handles?|grip", 0.3),
     ),
     "twist": (
         (r"unscrew(s|ing)?|screw(s|ing)? (it |the \w+ )?(on|back|shut|tight)|uncap|decap", 1.2),
-        (r"twist(s|ing)?|rotat(e|es|ing)|turn(s|ing)?|spin(s|ning)? (the|it)", 1.0),
-        (r"open(s|ing)?|clos(e|es|ing)|shut(s|ting)?|seal(s|ing)?", 1.0),
+        (r"twist(s|ing)?|rotat(e|es|ing)|turn(s|ing)?(?! (\w+ ){0,3}over)|spin(s|ning)? (the|it)", 1.0),
+        (r"open(s|ing)?|clos(e|es|ing)|shut(s|ting)?|seal(s|ing|ed)?", 1.0),
         (r"loosen(s|ing)?|tighten(s|ing)?|snug|clockwise|counterclockwise|anticlockwise", 1.0),
         (r"(lid|cap|top|cover) off|off the (lid|cap|top|cover)|remove the (lid|cap|top|cover)", 1.0),
-        (r"(switch|turn) (it |the water |the tap )?(on|off)|water (on|off)", 0.8),
+        (r"(switch|turn) (it |the water |the tap )?(on|off)|(switch|turn) (on|off) the (water|tap)", 0.8),
         (r"adjust(s|ing)?|focus(es|ing)?|zoom(s|ing)?|dial|temperature", 0.8),
         (r"screws?|bolts?|crack (it |the \w+ )?open", 0.5),
     ),
@@ -99,10 +101,11 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"steady|steadies|sides?|middle", 0.4),
     ),
     "base-support": (
-        (r"from (below|beneath|underneath|the bottom)|underneath|beneath|under (it|the)", 1.0),
+        (r"from (below|beneath|underneath|under|the bottom)|underneath|beneath|under (it|them)\b", 1.0),
         (r"palm|flat (hand|on)|open hand|on (your|my|a|the) hand", 1.0),
         (r"cradl(e|ing)|balanc(e|ing)|support(s|ing)?|prop(s|ping)?( it)? up|level", 0.8),
-        (r"hot|spill(ing)?", 0.5),
+        (r"spill(ing)?", 0.5),
+        (r"hot|boiling|scalding", 0.3),
         (r"bottom|base|foot", 0.4),
         (r"serv(e|es|ing)", 0.3),
     ),
@@ -113,6 +116,36 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"pump(s|ing)?|dispens(e|es|ing)|plunger", 1.0),
         (r"press(es|ing)?|squeez(e|es|ing)|push (the|down)|click", 0.6),
         (r"soap|lotion|sanitizer|sanitiser|cleaner|detergent spray", 0.4),
+    ),
+}
+
+# Phrases that say how to hold the object, in so many words: they decide over the object's habits
+# (a mug is usually held by its handle, but "wrap your hand around the mug" is not). Weighted
+# on top of the cue words above, uncapped; a negated one ("without wrapping") does not count.
+EXPLICIT_GRASP: dict[str, tuple[str, ...]] = {
+    "wrap-around-grip": (
+        r"wrap(s|ping|ped)? (\w+ ){0,3}around",
+        r"(hand|hands|fingers|fist|palm) (\w+ )?around",
+        r"around (its|the|it's) (\w+ )?(body|middle|waist|barrel|neck|sides?|belly|outside|can|tube|bottle|glass)",
+        r"encircl(e|ing)|clasp(s|ing)?|in (your|a|the) fist",
+    ),
+    "base-support": (
+        r"from (below|beneath|underneath|under|the bottom|the base)",
+        r"(hand|hands|palm|palms) (\w+ ){0,2}(under|beneath|underneath)",
+        r"underneath|(on|in|with) (your|an|the|one) (open |flat )?(palm|flat hand|open hand)",
+        r"palm[- ]up|cradl(e|es|ing)|support (it|them|the \w+|its \w+) (from|on)",
+    ),
+    "twist": (
+        r"twist(s|ing)?|unscrew(s|ing)?|screw(s|ing)? (it |the \w+ )?(on|off|back|shut|tight)",
+        r"(turn|rotate) (the|its) (cap|lid|top|knob|dial|head|cover)",
+    ),
+    "trigger-squeeze": (
+        r"(squeeze|pull|press|push|click|pump) (down )?(on )?(the|its) (trigger|pump|button|lever|nozzle|plunger|switch)",
+        r"pull the trigger|squeeze the trigger",
+    ),
+    "handle-grip": (
+        r"by (the|its|their) (\w+ )?(handle|handles|grip|arm|arms|bail|loop)",
+        r"(grab|grip|hold|take|grasp|use) (\w+ ){0,2}(the|its) (\w+ )?(handle|handles)\b",
     ),
 }
 
