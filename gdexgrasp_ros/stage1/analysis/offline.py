@@ -49,6 +49,7 @@ from .text import (
     PartMention,
     TypoCorrector,
     detect_category,
+    drop_speaker_clauses,
     find_part_mentions,
     mask_category,
     normalize,
@@ -59,6 +60,7 @@ from .vocabulary import (
     AFFORDANCE_CUES,
     AFFORDANCE_DESCRIPTIONS,
     CATEGORY_WORDS,
+    COMPONENT_WORDS,
     CUE_WORDS,
     DEFAULT_PART,
     EXPLICIT_GRASP,
@@ -81,6 +83,10 @@ NEGATED_WEIGHT = 1.0  # "not the blade"
 TYPICAL_WEIGHT = 0.3  # the affordance is the part's most typical one
 INTENT_WEIGHT = 0.6  # moving the object -> its holding grasp; "use it" -> its functional grasp
 DEFAULT_WEIGHT = 0.15  # the category's first table entry breaks remaining ties
+# Neither moving nor "using" is said ("glue the pad on", "grind some pepper"): a task done with
+# the object, so its first table entry (what the object is for) is likelier.
+IMPLICIT_USE_WEIGHT = 0.4
+BASE_WEIGHT = 0.2  # base-support touches a part labelled base/bottom rather than the body
 CONFIDENCE_SCALE = 0.5  # margin (score units) that gives confidence ~0.73
 MAX_CONFIDENCE = 0.99
 GUESS_CONFIDENCE = 0.5  # the cap of an answer that is a guess (below LOW_CONFIDENCE)
@@ -88,6 +94,7 @@ GUESS_CONFIDENCE = 0.5  # the cap of an answer that is a guess (below LOW_CONFID
 # Labels of parts every object grasps the same way: an object's label the table does not cover
 # ("base" of a mug, "lid" of a cup) is still a candidate when its kind is one of these. Spouts,
 # nozzles and blades are not: they are grasped only where the table says so.
+GENERIC_ORDER = ("wrap-around-grip", "base-support", "twist", "trigger-squeeze", "handle-grip")
 GRASPED_ANYWHERE = frozenset({"handle", "body", "base", "lid", "cap", "trigger", "pump"})
 
 EXPLICIT_WEIGHT = 1.5  # a phrase that says how to hold it (vocabulary.EXPLICIT_GRASP)
@@ -222,7 +229,7 @@ class OfflineAnalyzer(InstructionAnalyzer):
         detected = False
         if not cat:
             cat, detected = detect_category(text), True
-        english = mask_category(text, cat) if cat else text
+        english = drop_speaker_clauses(mask_category(text, cat) if cat else text)
         return _Evidence(english, language, removed, fixes, cat, detected, coverage)
 
     def object_table(self, category: str) -> tuple[dict[str, tuple[str, ...]] | None, str]:
@@ -378,12 +385,20 @@ def _generic_candidates(part_names: list[str] | None, text: str, fill: bool = Tr
         if not out and fill:  # part names we cannot interpret: any affordance, on the first part
             out = [_Candidate(a, part_names[0], 0, i) for i, a in enumerate(AFFORDANCES)]
         return out
-    mentioned = [pm.candidates[0] for pm in find_part_mentions(text) if not pm.negated]
+    # A component ("the trigger") or a place said to be the object's ("its bottom", "by the top");
+    # "the bottom of the pan" or "sticks to the bottom" is somewhere else.
+    mentioned = [
+        pm.candidates[0]
+        for pm in find_part_mentions(text)
+        if not pm.negated and (pm.phrase in COMPONENT_WORDS or pm.possessive or pm.held_by)
+    ]
     for kind in dict.fromkeys(mentioned):
         for aff_i, aff in enumerate(GENERIC_PART_AFFORDANCES.get(kind, ())):
             out.append(_Candidate(aff, kind, aff_i, len(out)))
     covered = {c.affordance for c in out}
-    out.extend(_Candidate(a, DEFAULT_PART[a], 1, len(out) + i) for i, a in enumerate(AFFORDANCES) if a not in covered)
+    # An object nothing is known about surely has a body; a handle or a trigger only maybe.
+    fill_order = [a for a in GENERIC_ORDER if a not in covered]
+    out.extend(_Candidate(a, DEFAULT_PART[a], 1, len(out) + i) for i, a in enumerate(fill_order))
     return out
 
 
@@ -496,7 +511,9 @@ def _score_candidates(
             c.score += INTENT_WEIGHT
             c.why.append(f"{intent} intent")
         if c.order == 0:
-            c.score += DEFAULT_WEIGHT
+            c.score += DEFAULT_WEIGHT + (IMPLICIT_USE_WEIGHT if not intent else 0.0)
+        if c.affordance == "base-support" and _part_kind(c.part) == "base":
+            c.score += BASE_WEIGHT
 
 
 def _intent(text: str) -> str:

@@ -207,6 +207,7 @@ class PartMention:
     negated: bool  # "not the sharp edge"
     explicit: bool = False  # names a component of the object: "by its trigger", "the kettle's lid"
     held_by: bool = False  # says where to hold the object: "by the blade", "by its spout"
+    possessive: bool = False  # "its bottom", "the can's top": a place on the object itself
 
 
 _PART_PATTERNS = [
@@ -240,6 +241,7 @@ _OWN_PART = re.compile(r"(?:\b(?:the|this|that)\s+|(?:\bits|\b([a-z]+)'s)\s+(?:(
 _OF_OBJECT = re.compile(
     r"^(?:s|es)?\s+(?:of|off|on|from|in)\s+(?:the|a|an|this|that|my|your|his|her|our|their)\s+([a-z]+)(?:\s+([a-z]+))?"
 )
+_POSSESSIVE = re.compile(r"(?:\bits|\b[a-z]+'s)\s+(?:[a-z]+\s+)?$")
 _HELD_BY = re.compile(r"\bby\s+(?:the|its|this|that)\s+(?:[a-z]+\s+)?$")
 _OBJECT_WORDS = frozenset(name.split()[-1] for names in CATEGORY_WORDS.values() for name in names)
 
@@ -270,7 +272,8 @@ def find_part_mentions(text: str) -> list[PartMention]:
             negated = bool(NEGATION.search(before) or _DISABLED.match(text[m.end() :]))
             explicit = phrase in COMPONENT_WORDS and _names_own_part(before, text[m.end() :])
             held_by = bool(_HELD_BY.search(before))
-            found.append((m.start(), PartMention(phrase, PART_WORDS[phrase], negated, explicit, held_by)))
+            possessive = bool(_POSSESSIVE.search(before))
+            found.append((m.start(), PartMention(phrase, PART_WORDS[phrase], negated, explicit, held_by, possessive)))
     return [pm for _, pm in sorted(found, key=lambda x: x[0])]
 
 
@@ -283,3 +286,19 @@ def part_family(name: str) -> frozenset[str]:
 def same_part_family(a: str, b: str) -> bool:
     """Whether two part names mean the same place (the same name, or one family)."""
     return part_family(a) == part_family(b)
+
+
+# A clause about what the person will do ("... while I unscrew the cap", "... so I can refill
+# it"): its verbs and parts are not the robot's grasp. Only after the main clause, up to the
+# next punctuation.
+_SPEAKER_CLAUSE = re.compile(
+    r"(?<=\w)[,;]?\s+(?:while|so|so that|as|and|then|until|before|after|because|since|when|once)\s+"
+    r"(?:i|we)\b[^,.;!?]*"
+)
+
+
+def drop_speaker_clauses(text: str) -> str:
+    """The text without clauses whose subject is the speaker (the text unchanged if nothing
+    would be left)."""
+    kept = _SPEAKER_CLAUSE.sub("", text)
+    return kept if words(kept) else text

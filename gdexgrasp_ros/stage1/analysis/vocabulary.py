@@ -71,7 +71,7 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"carr(y|ies|ying)", 0.6),
         (r"hang(s|ing)?|lean(s|ing)?", 0.6),
         (r"cut(s|ting)?|slic(e|es|ing)|chop(s|ping)?|saw(ing)?|snip(s|ping)?|trim(s|ming)?", 1.0),
-        (r"spread(s|ing)?|scrap(e|ing)|stir(s|ring)?|whisk(ing)?|pry(ing)?|prise", 0.6),
+        (r"spread(s|ing)?|scrap(e|ing)|stir(s|ring)?|whisk(ing)?|pry(ing)?|prise|scoop(s|ing)?|ladl(e|ing)", 0.6),
         (r"sweep(s|ing)?|mop(s|ping)?|scrub(s|bing)?|brush(es|ing)?", 1.0),
         (r"hammer(s|ing)?|nail(s)?|strike|hit|knock(s|ing)?", 1.0),
         (r"flip(s|ping)?|toss(es|ing)?|saute|fry(ing)?|turn(s|ing)? (\w+ ){0,3}over", 0.8),
@@ -90,7 +90,7 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"loosen(s|ing)?|tighten(s|ing)?|snug|clockwise|counterclockwise|anticlockwise", 1.0),
         (r"(lid|cap|top|cover) off|off the (lid|cap|top|cover)|remove the (lid|cap|top|cover)", 1.0),
         (r"(switch|turn) (it |the water |the tap )?(on|off)|(switch|turn) (on|off) the (water|tap)", 0.8),
-        (r"adjust(s|ing)?|focus(es|ing)?|zoom(s|ing)?|dial|temperature", 0.8),
+        (r"adjust(s|ing)?|focus(es|ing)?|zoom(s|ing)?|dial|temperature|grind(s|ing)?", 0.8),
         (r"screws?|bolts?|crack (it |the \w+ )?open", 0.5),
     ),
     "wrap-around-grip": (
@@ -357,7 +357,7 @@ AMBIGUOUS_OBJECT_WORDS = frozenset({"can", "case", "tap", "pan", "spray", "cans"
 # Plain words of the cues above and of everyday grasping talk: the typo corrector's targets.
 CUE_WORDS = frozenset(
     "pour carry hang lean cut slice chop saw snip trim spread scrape stir whisk pry sweep mop scrub brush hammer "
-    "nail strike hit knock flip toss fry drain serve refill water watering plants flowers garden roses lawn drink "
+    "scoop grind nail strike hit knock flip toss fry drain serve refill water watering plants flowers garden roses lawn drink "
     "sip coffee tea chai milk juice swing unscrew screw twist rotate turn spin open close shut seal loosen tighten "
     "clockwise adjust focus zoom warmer colder temperature wrap around encircle clasp fist shake firmly point aim "
     "shine light beam steady below beneath underneath under palm flat cradle balance support prop tray waiter "
