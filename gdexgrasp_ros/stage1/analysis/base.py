@@ -93,7 +93,8 @@ def normalize_affordance(value: object) -> str:
 
 
 def normalize_part(value: object, part_names: Sequence[str] | None) -> str:
-    """The part name as the object spells it; any part name is accepted when none are known."""
+    """The part name as the object spells it (also for another name of the same part family,
+    localization.names: "lid" for a "cap"); any part name is accepted when none are known."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidArrangementError("contact part must be a non-empty string")
     name = " ".join(value.strip().lower().replace("_", " ").split())
@@ -102,11 +103,16 @@ def normalize_part(value: object, part_names: Sequence[str] | None) -> str:
             raise InvalidArrangementError("contact part name is implausibly long")
         return name
     by_key = {" ".join(p.strip().lower().replace("_", " ").split()): p for p in part_names}
-    if name not in by_key:
-        raise InvalidArrangementError(
-            f"contact part '{value[:40]}' is not one of the object's parts {list(part_names)}"
-        )
-    return by_key[name]
+    if name in by_key:
+        return by_key[name]
+    # A model may say "lid" for the object's "cap": the one label of the same part family.
+    from ..localization.names import part_family  # lazily: the localization package is heavy to import
+
+    family = part_family(name)
+    same = [p for key, p in by_key.items() if family is not None and part_family(key) == family]
+    if len(same) == 1:
+        return same[0]
+    raise InvalidArrangementError(f"contact part '{value[:40]}' is not one of the object's parts {list(part_names)}")
 
 
 def validate_arrangement(

@@ -5,7 +5,7 @@ the vocabulary: a regression test) and the blind set (benchmarks/data/blind_inst
 written by someone who had not read the analyzer, frozen before the analyzer was reworked for
 issue 17: never tune on it). Each line: {"instruction", "category", "parts", "affordance",
 "part", "kind"}, kind one of KINDS. Part accuracy is reported exact and by family (cap / lid /
-top / head / cover count as one, see text.same_part_family). Used by
+top / head / cover count as one, see SCORING_FAMILIES). Used by
 benchmarks/analysis_accuracy.py and the tests.
 """
 
@@ -20,11 +20,25 @@ from pathlib import Path
 from ...errors import GraspError
 from ...objects.affordances import AFFORDANCE_TABLE
 from .base import Arrangement, InstructionAnalyzer
-from .text import same_part_family
 
 INSTRUCTION_SET = Path(__file__).resolve().parents[1] / "data" / "instructions.jsonl"
 KINDS = ("direct", "indirect", "no_part", "paraphrase", "typo", "other_language", "injection")
 FIELDS = ("instruction", "category", "parts", "affordance", "part", "kind")
+
+# Part names scored as one answer (issue 17: "families counted as one"): a bottle's "cap" is
+# another's "lid" or a sprayer's "head". A scoring convention, not the localizer's families
+# (localization.names), which keep a hammer's head apart from a lid.
+SCORING_FAMILIES: tuple[frozenset[str], ...] = (
+    frozenset({"cap", "lid", "top", "head", "cover"}),
+    frozenset({"handle", "grip", "arm", "arms", "bail"}),
+    frozenset({"body", "side", "base", "bottom"}),
+)
+
+
+def same_part_family(a: str, b: str) -> bool:
+    """Whether two part names are one answer: the same name, or one scoring family."""
+    ka, kb = (" ".join(str(x).lower().replace("_", " ").split()) for x in (a, b))
+    return ka == kb or any(ka in f and kb in f for f in SCORING_FAMILIES)
 
 
 def load_instruction_set(path: str | Path | None = None) -> list[dict]:

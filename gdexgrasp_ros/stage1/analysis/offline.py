@@ -127,6 +127,7 @@ class _Candidate:
     rank: int  # index of the affordance among the part's affordances (0 = most typical)
     order: int  # position in the category's table (the first entry is the category default)
     score: float = 0.0
+    implicit: float = 0.0  # the implicit-use share of the score
     why: list[str] = field(default_factory=list)
 
 
@@ -256,8 +257,9 @@ class OfflineAnalyzer(InstructionAnalyzer):
             _refuse_missing_part(missing, ev.category, ev.detected_category, object_parts)
         _score_candidates(candidates, aff_scores, mentioned, negated, _intent(ev.english))
         best = max(candidates, key=lambda c: c.score)
-        others = [c.score for c in candidates if c.affordance != best.affordance]
-        margin = best.score - max(others) if others else math.inf
+        # The implicit-use bonus breaks ties but is no evidence from the text: not in the margin.
+        others = [c.score - c.implicit for c in candidates if c.affordance != best.affordance]
+        margin = best.score - best.implicit - max(others) if others else math.inf
         confidence = min(MAX_CONFIDENCE, 1.0 / (1.0 + math.exp(-margin / CONFIDENCE_SCALE)))
         why = aff_why.get(best.affordance, [])
         guesses = []  # why the answer is a guess (its confidence is then capped at GUESS_CONFIDENCE)
@@ -511,7 +513,9 @@ def _score_candidates(
             c.score += INTENT_WEIGHT
             c.why.append(f"{intent} intent")
         if c.order == 0:
-            c.score += DEFAULT_WEIGHT + (IMPLICIT_USE_WEIGHT if not intent else 0.0)
+            c.score += DEFAULT_WEIGHT
+            c.implicit = IMPLICIT_USE_WEIGHT if not intent else 0.0
+            c.score += c.implicit
         if c.affordance == "base-support" and _part_kind(c.part) == "base":
             c.score += BASE_WEIGHT
 

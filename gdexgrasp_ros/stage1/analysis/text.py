@@ -17,7 +17,6 @@ from .vocabulary import (
     AMBIGUOUS_OBJECT_WORDS,
     CATEGORY_WORDS,
     COMPONENT_WORDS,
-    PART_FAMILIES,
     PART_WORDS,
     PROTECTED_WORDS,
 )
@@ -275,17 +274,6 @@ def find_part_mentions(text: str) -> list[PartMention]:
             possessive = bool(_POSSESSIVE.search(before))
             found.append((m.start(), PartMention(phrase, PART_WORDS[phrase], negated, explicit, held_by, possessive)))
     return [pm for _, pm in sorted(found, key=lambda x: x[0])]
-
-
-def part_family(name: str) -> frozenset[str]:
-    """The family of a part name ({"cap", "lid", ...}), or the name alone."""
-    key = " ".join(str(name).lower().replace("_", " ").split())
-    return next((f for f in PART_FAMILIES if key in f), frozenset({key}))
-
-
-def same_part_family(a: str, b: str) -> bool:
-    """Whether two part names mean the same place (the same name, or one family)."""
-    return part_family(a) == part_family(b)
 
 
 # A clause about what the person will do ("... while I unscrew the cap", "... so I can refill

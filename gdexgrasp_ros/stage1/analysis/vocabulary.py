@@ -254,15 +254,6 @@ COMPONENT_WORDS = frozenset(
     "headband earcup earcups shaft canopy chuck".split()
 ) | frozenset({"pistol grip", "pump head", "spray head", "sprayer head", "screw top", "ear cup", "ear cups", "ear pad"})
 
-# Part names that mean the same place on an object, whichever one its labels use: a bottle's
-# "cap" is another's "lid" or a sprayer's "head". Answers and scores treat a family as one
-# (issue 17: "families counted as one").
-PART_FAMILIES: tuple[frozenset[str], ...] = (
-    frozenset({"cap", "lid", "top", "head", "cover"}),
-    frozenset({"handle", "grip", "arm", "arms", "bail"}),
-    frozenset({"body", "side", "base", "bottom"}),
-)
-
 # Parts that objects of a table category have although no affordance of the table touches them
 # (the procedural generator's part names): they are on the object, so naming one is not an
 # error, but no grasp is planned on them.
