@@ -94,7 +94,7 @@ GUESS_CONFIDENCE = 0.5  # the cap of an answer that is a guess (below LOW_CONFID
 # Labels of parts every object grasps the same way: an object's label the table does not cover
 # ("base" of a mug, "lid" of a cup) is still a candidate when its kind is one of these. Spouts,
 # nozzles and blades are not: they are grasped only where the table says so.
-GENERIC_ORDER = ("wrap-around-grip", "base-support", "twist", "trigger-squeeze", "handle-grip")
+BODY_AFFORDANCES = ("wrap-around-grip", "base-support")
 GRASPED_ANYWHERE = frozenset({"handle", "body", "base", "lid", "cap", "trigger", "pump"})
 
 EXPLICIT_WEIGHT = 1.5  # a phrase that says how to hold it (vocabulary.EXPLICIT_GRASP)
@@ -265,6 +265,8 @@ class OfflineAnalyzer(InstructionAnalyzer):
         guesses = []  # why the answer is a guess (its confidence is then capped at GUESS_CONFIDENCE)
         if not has_text:
             guesses.append("no usable task text: the object's usual grasp")
+        if table is None and ev.category and not parts:
+            guesses.append(kind_note)  # nothing known of the object: its parts are a guess
         if ev.coverage.share < GUESS_WORD_SHARE:
             guesses.append(f"most words not recognised ({ev.coverage.describe()})")
         if missing and not mentioned:
@@ -283,7 +285,9 @@ class OfflineAnalyzer(InstructionAnalyzer):
             affordance=best.affordance,
             contact_part=best.part,
             confidence=float(confidence),
-            rationale=_rationale(ev, best, why + guesses + ([kind_note] if kind_note else []), margin),
+            rationale=_rationale(
+                ev, best, why + guesses + ([kind_note] if kind_note and kind_note not in guesses else []), margin
+            ),
             backend=self.name,
             fallback=False,
             object_category=ev.category,
@@ -318,6 +322,16 @@ class OfflineAnalyzer(InstructionAnalyzer):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def _cued_affordances(text: str) -> set[str]:
+    """Affordances an affirmed cue word or grasp phrase of the text asks for."""
+    return {
+        aff
+        for aff in AFFORDANCES
+        if any(_affirmed(p, text) for p, _ in _COMPILED_CUES[aff])
+        or any(_affirmed(p, text) for p in _COMPILED_EXPLICIT[aff])
+    }
+
+
 def _affirmed(pattern: re.Pattern, text: str) -> re.Match | None:
     """The first match of a cue that is not negated ("without spraying", "don't twist")."""
     return next((m for m in pattern.finditer(text) if not NEGATION.search(text[: m.start()])), None)
@@ -397,10 +411,11 @@ def _generic_candidates(part_names: list[str] | None, text: str, fill: bool = Tr
     for kind in dict.fromkeys(mentioned):
         for aff_i, aff in enumerate(GENERIC_PART_AFFORDANCES.get(kind, ())):
             out.append(_Candidate(aff, kind, aff_i, len(out)))
+    # An object nothing is known about surely has a body; a handle, a lid or a trigger only
+    # maybe, so those are candidates only when the instruction names them.
     covered = {c.affordance for c in out}
-    # An object nothing is known about surely has a body; a handle or a trigger only maybe.
-    fill_order = [a for a in GENERIC_ORDER if a not in covered]
-    out.extend(_Candidate(a, DEFAULT_PART[a], 1, len(out) + i) for i, a in enumerate(fill_order))
+    fill = [a for a in AFFORDANCES if a not in covered and (a in BODY_AFFORDANCES or a in _cued_affordances(text))]
+    out.extend(_Candidate(a, DEFAULT_PART[a], 1, len(out) + i) for i, a in enumerate(fill))
     return out
 
 

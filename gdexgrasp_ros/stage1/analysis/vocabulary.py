@@ -114,6 +114,7 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"trigger|pull the (trigger|lever|switch)", 1.2),
         (r"drill(s|ing)?|bore|make a hole|holes?", 1.0),
         (r"pump(s|ing)?|dispens(e|es|ing)|plunger", 1.0),
+        (r"glu(e|es|ing)|caulk(s|ing)?|shoot(s|ing)?|stapl(e|es|ed|ing)", 0.8),
         (r"press(es|ing)?|squeez(e|es|ing)|push (the|down)|click", 0.6),
         (r"soap|lotion|sanitizer|sanitiser|cleaner|detergent spray", 0.4),
     ),
@@ -348,7 +349,7 @@ AMBIGUOUS_OBJECT_WORDS = frozenset({"can", "case", "tap", "pan", "spray", "cans"
 # Plain words of the cues above and of everyday grasping talk: the typo corrector's targets.
 CUE_WORDS = frozenset(
     "pour carry hang lean cut slice chop saw snip trim spread scrape stir whisk pry sweep mop scrub brush hammer "
-    "scoop grind nail strike hit knock flip toss fry drain serve refill water watering plants flowers garden roses lawn drink "
+    "glue caulk shoot staple scoop grind nail strike hit knock flip toss fry drain serve refill water watering plants flowers garden roses lawn drink "
     "sip coffee tea chai milk juice swing unscrew screw twist rotate turn spin open close shut seal loosen tighten "
     "clockwise adjust focus zoom warmer colder temperature wrap around encircle clasp fist shake firmly point aim "
     "shine light beam steady below beneath underneath under palm flat cradle balance support prop tray waiter "

@@ -1,0 +1,218 @@
+"""Instruction analysis that generalizes (issue 17): the instruction's own cues before the
+category's habits, objects outside the affordance table, part families, and the frozen blind set.
+
+The blind set's figures are printed by benchmarks/analysis_accuracy.py --blind; it is never tuned
+on, so the tests only check that it is the frozen file. The helper-written dev set (tuned on) and
+the project's own set are regression checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model is local
+
+from gdexgrasp_ros.objects.affordances import AFFORDANCE_TABLE, AFFORDANCES  # noqa: E402
+from gdexgrasp_ros.stage1.analysis.base import normalize_part  # noqa: E402
+from gdexgrasp_ros.stage1.analysis.evaluation import (  # noqa: E402
+    INSTRUCTION_SET,
+    evaluate,
+    load_instruction_set,
+    same_part_family,
+    score,
+    without_parts,
+)
+from gdexgrasp_ros.stage1.analysis.object_knowledge import OBJECT_KINDS, KindFinder  # noqa: E402
+from gdexgrasp_ros.stage1.analysis.offline import OfflineAnalyzer  # noqa: E402
+from gdexgrasp_ros.stage1.analysis.text import drop_speaker_clauses, find_part_mentions  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BLIND_SET = ROOT / "benchmarks" / "data" / "blind_instructions.jsonl"
+BLIND_SHA256 = "a3447f1f677f72211f8c747bef5edffb0e5964d001811584a7162ab2ef0c8370"
+DEV_SET = INSTRUCTION_SET.with_name("instructions_dev.jsonl")
+
+
+@pytest.fixture(scope="module")
+def offline():
+    analyzer = OfflineAnalyzer()
+    analyzer.analyze("pick it up", "mug", ["body", "handle"])
+    return analyzer
+
+
+@pytest.fixture(scope="module")
+def unseen():
+    """Reads every category outside the table as one no object-knowledge example names."""
+    return OfflineAnalyzer(unseen_categories=True)
+
+
+# -- each cue family decides over the object's habit ---------------------------------------------
+@pytest.mark.parametrize(
+    "instruction, category, parts, want",
+    [
+        # explicit grasp words
+        ("Wrap your fingers around the mug and bring it here.", "mug", ["handle", "body"], ("wrap-around-grip", "body")),
+        ("Hold the mug from underneath and pass it over.", "mug", ["handle", "body"], ("base-support", "body")),
+        ("Pick up the drill by its handle.", "drill", ["handle", "trigger", "body"], ("handle-grip", "handle")),
+        ("Unscrew the kettle's lid.", "kettle", ["handle", "body", "lid"], ("twist", "lid")),
+        ("Press the pump of the dispenser twice.", "dispenser", ["body", "pump"], ("trigger-squeeze", "pump")),
+        # a negated cue and a part that must be avoided
+        ("Hold the spray bottle by its body without spraying.", "spray bottle", ["body", "trigger", "head"],
+         ("wrap-around-grip", "body")),
+        ("The mug's handle is cracked, so carry it from below.", "mug", ["handle", "body"], ("base-support", "body")),
+        ("Move the glue gun, keep your finger off the trigger.", "glue gun", ["handle", "trigger", "body"],
+         ("handle-grip", "handle")),
+        # a clause about what the person will do
+        ("Hold the bottle steady while I unscrew the cap.", "bottle", ["body", "neck", "cap"],
+         ("wrap-around-grip", "body")),
+        # the action verb and its object
+        ("Flip the pancake.", "frying pan", ["handle", "body"], ("handle-grip", "handle")),
+        ("Turn the sausages over on the grill.", "tongs", ["handle", "tips"], ("handle-grip", "handle")),
+        ("Scoop some rice onto the plate.", "ladle", ["handle", "bowl"], ("handle-grip", "handle")),
+        ("Grind a little pepper over the salad.", "pepper mill", ["top", "body"], ("twist", "top")),
+        ("Seal it tight before it goes in the bag.", "thermos", ["body", "cap"], ("twist", "cap")),
+    ],
+)  # fmt: skip
+def test_cues_decide_over_habits(offline, instruction, category, parts, want):
+    arr = offline.analyze(instruction, category, parts)
+    assert (arr.affordance, arr.contact_part) == want, arr.rationale
+
+
+def test_an_explicit_cue_is_named_in_the_rationale(offline):
+    arr = offline.analyze("Wrap your hand around the kettle.", "kettle", ["handle", "body", "lid"])
+    assert arr.affordance == "wrap-around-grip" and "says how: 'wrap your hand around'" in arr.rationale
+
+
+def test_text_helpers_negation_disabled_parts_and_speaker_clauses():
+    (handle,) = find_part_mentions("the handle is cracked, so hold it from below")
+    assert handle.negated
+    (handle,) = find_part_mentions("the handle is cool, hold it there")
+    assert not handle.negated
+    assert drop_speaker_clauses("hold it steady while i unscrew the cap.") == "hold it steady."
+    assert drop_speaker_clauses("when i say go, twist the lid") == "when i say go, twist the lid"
+
+
+# -- objects outside the affordance table --------------------------------------------------------
+def test_object_kinds_are_found_by_name_head_noun_and_similarity(offline):
+    finder = KindFinder(offline.embed)
+    assert finder.find("glue gun").how == "named"
+    # Its own name left out, a glue gun is still a trigger tool by its head noun.
+    match = finder.find("glue gun", unseen=True)
+    assert match.kind.name == "trigger tool" and "head noun 'gun'" in match.how
+    # "can" is shared by drink cans, paint cans and spray cans: the closest decides.
+    assert finder.find("drink can", unseen=True).kind.name == "closed container"
+    assert finder.find("aerosol can", unseen=True).kind.name == "spray can"
+    assert finder.find("pliers", unseen=True).kind.name == "handled tool"  # by similarity only
+    assert finder.find("qwzx blorf") is None
+    assert finder.find("") is None
+
+
+def test_kind_tables_use_the_five_affordances():
+    for kind in OBJECT_KINDS:
+        assert kind.parts and kind.examples
+        for affs in kind.parts.values():
+            assert affs and set(affs) <= set(AFFORDANCES), kind.name
+        assert not set(kind.examples) & set(AFFORDANCE_TABLE) or kind.name in ("handled vessel", "open vessel")
+
+
+UNKNOWN_OBJECTS = [
+    # category, its part labels, instructions
+    ("drink can", ["body", "top", "bottom"], ["Hand me the soda.", "Put the cold can in the fridge.", "Open it."]),
+    ("glue gun", ["handle", "trigger", "nozzle", "body"], ["Glue the label on.", "Carry it to the bench."]),
+    ("spatula", ["handle", "blade"], ["Flip the burger.", "Put it in the drawer.", "Open it."]),
+    ("plate", ["rim", "base"], ["Serve the cake.", "Bring me the plate of cookies."]),
+    ("toothpaste tube", ["body", "cap"], ["Take the cap off.", "Pass me the toothpaste."]),
+]
+
+
+@pytest.mark.parametrize("category, parts, instructions", UNKNOWN_OBJECTS)
+def test_unknown_category_answers_a_part_the_object_has(unseen, category, parts, instructions):
+    """With labels, the answer is one of them; without, one of the parts its kind has, never a
+    handle for a can or a lid for a spatula; the rationale says how the category was read."""
+    for text in instructions:
+        labelled = unseen.analyze(text, category, parts)
+        assert labelled.contact_part in parts, (text, labelled.rationale)
+        bare = unseen.analyze(text, category)
+        assert f"'{category}' read as a" in bare.rationale or "not a known kind" in bare.rationale
+        if "read as a" in bare.rationale:
+            kind = next(k for k in OBJECT_KINDS if f"read as a {k.name} " in bare.rationale)
+            assert bare.contact_part in kind.parts, (text, bare.rationale)
+
+
+def test_parts_an_unknown_object_may_lack_are_not_guessed(offline, unseen):
+    """The CEO's held-out failures: a drink can's "handle", a spatula's "lid"."""
+    assert unseen.analyze("Hand me the soda.", "drink can").contact_part == "body"
+    assert offline.analyze("Open the drawer with it.", "spatula").contact_part == "handle"
+
+
+def test_an_unknown_kind_falls_back_to_the_body_and_says_it_guessed(unseen):
+    arr = unseen.analyze("Put it on the shelf.", "qwzx blorf")
+    assert "not a known kind of object" in arr.rationale
+    assert arr.contact_part == "body" and arr.low_confidence
+    # Only a cue word makes a lid or a trigger a candidate on an object nothing is known of.
+    assert unseen.analyze("Unscrew it.", "qwzx blorf").affordance == "twist"
+
+
+# -- part families ------------------------------------------------------------------------------
+def test_part_families_in_scoring_and_in_model_answers():
+    assert same_part_family("cap", "lid") and same_part_family("Top", "head") and same_part_family("base", "body")
+    assert same_part_family("grip", "handle") and not same_part_family("handle", "body")
+    rows = [{"affordance": "twist", "part": "cap", "kind": "direct", "category": "thermos"}]
+    res = score(rows, [("twist", "lid")])
+    assert (res["part"], res["part_family"], res["per_vocabulary"]["outside"]["n"]) == (0.0, 1.0, 1)
+    # A model that says "lid" for an object whose label is "cap" gets the object's label.
+    assert normalize_part("lid", ["body", "cap"]) == "cap"
+    assert normalize_part("grip", ["handle", "blade"]) == "handle"
+
+
+# -- the sets -------------------------------------------------------------------------------------
+def test_blind_set_is_the_frozen_file():
+    data = BLIND_SET.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == BLIND_SHA256, "the blind set is frozen: never edit it"
+    rows = load_instruction_set(BLIND_SET)
+    categories = {r["category"] for r in rows}
+    assert len(rows) >= 200 and len(categories) >= 30
+    assert len(categories - set(AFFORDANCE_TABLE)) >= 10
+    assert all(r["part"] in r["parts"] for r in rows)
+
+
+def test_own_set_does_not_fall_below_95_percent(offline):
+    """ACCEPTANCE (issue 17): the project's own set stays >= 95 %."""
+    res = evaluate(offline, load_instruction_set())
+    assert res["affordance"] >= 0.95 and res["part"] >= 0.95, res["mistakes"]
+
+
+def test_dev_set_regression(unseen):
+    """The helper-written dev set (tuned on, so not evidence): both part modes stay where the
+    issue-17 rework brought them (given 93 / 94 %, hidden 92 / 89 % when written)."""
+    rows = load_instruction_set(DEV_SET)
+    given = evaluate(unseen, rows)
+    hidden = evaluate(unseen, without_parts(rows))
+    assert given["affordance"] >= 0.90 and given["part_family"] >= 0.90, given["mistakes"]
+    assert hidden["affordance"] >= 0.88 and hidden["part_family"] >= 0.85, hidden["mistakes"]
+
+
+def test_model_loads_once_per_analyzer(offline):
+    model = offline._model
+    for text in ("open it", "pour some", "carry it"):
+        offline.analyze(text, "kettle")
+    assert offline._model is model
+
+
+def test_cli_reads_an_unknown_category(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "gdexgrasp_ros.stage1.analysis.cli", "-i", "glue the felt pad on", "-c", "glue gun",
+         "--json"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert (answer["affordance"], answer["part"]) == ("trigger-squeeze", "trigger")
+    assert "read as a trigger tool" in answer["rationale"]
