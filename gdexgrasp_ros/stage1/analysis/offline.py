@@ -43,7 +43,7 @@ from ...objects.affordances import AFFORDANCE_TABLE, AFFORDANCES, matching_parts
 from . import multilingual
 from .base import LOW_CONFIDENCE, AnalysisError, Arrangement, InstructionAnalyzer, clean_instruction
 from .content import GUESS_WORD_SHARE, MIN_WORD_SHARE, Coverage, word_coverage
-from .object_knowledge import KindFinder
+from .object_knowledge import OBJECT_KINDS, KindFinder
 from .text import (
     NEGATION,
     PartMention,
@@ -225,7 +225,7 @@ class OfflineAnalyzer(InstructionAnalyzer):
         if language != "en":
             text = multilingual.gloss(text, language)
         else:
-            text, fixes = self._typos.correct(text)
+            text, fixes = self._typos.correct(text, keep=words(str(category or "").lower()))
         cat = " ".join(str(category or "").lower().replace("_", " ").split())
         detected = False
         if not cat:
@@ -347,6 +347,9 @@ def _vocabulary() -> set[str]:
             vocab.update(n.split())
     for w in PART_WORDS:
         vocab.update(w.split())
+    for kind in OBJECT_KINDS:
+        for name in kind.examples:
+            vocab.update(name.split())
     return vocab
 
 

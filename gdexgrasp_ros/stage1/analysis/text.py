@@ -153,12 +153,13 @@ class TypoCorrector:
     def _whole(self, word: str) -> bool:
         return word in _PREFIXES if len(word) < 3 else word in self.known or word in self._targets
 
-    def correct(self, text: str) -> tuple[str, dict[str, str]]:
-        """(corrected text, {typo: correction})."""
+    def correct(self, text: str, keep: Iterable[str] = ()) -> tuple[str, dict[str, str]]:
+        """(corrected text, {typo: correction}); words in `keep` (the object's own name) stay."""
         fixes: dict[str, str] = {}
+        keep = frozenset(keep)
 
         def repl(m: re.Match) -> str:
-            fixed = self.correct_word(m.group())
+            fixed = m.group() if m.group() in keep else self.correct_word(m.group())
             if fixed != m.group():
                 fixes[m.group()] = fixed
             return fixed
