@@ -25,10 +25,11 @@ _ALIASES = {"chat": "openai", "gpt": "openai", "vlm": "transformers", "local": "
 def make_analyzer(backend: str = "offline", **options) -> InstructionAnalyzer:
     """An analyzer by backend name; options go to its constructor.
 
-    offline: model_path, device. openai: model, base_url, api_key_env, timeout, retries,
-    temperature, max_tokens, json_mode, use_image, prompt_path. transformers: model_path
-    (or $GDEXGRASP_VLM_PATH), device, max_new_tokens, use_image, prompt_path. The model
-    backends also take fallback (an analyzer; default: a new offline one).
+    offline: model_path, device, unseen_categories (benchmarks: read a category outside the
+    affordance table as if no object-knowledge example named it). openai: model, base_url,
+    api_key_env, timeout, retries, temperature, max_tokens, json_mode, use_image, prompt_path.
+    transformers: model_path (or $GDEXGRASP_VLM_PATH), device, max_new_tokens, use_image,
+    prompt_path. The model backends also take fallback (an analyzer; default: a new offline one).
     """
     name = _ALIASES.get(str(backend).strip().lower(), str(backend).strip().lower())
     if name == "offline":

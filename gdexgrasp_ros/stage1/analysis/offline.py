@@ -247,7 +247,7 @@ class OfflineAnalyzer(InstructionAnalyzer):
     def _decide(self, ev: _Evidence, vec: np.ndarray, part_names: Sequence[str] | None) -> Arrangement:
         parts = [str(p) for p in part_names] if part_names else None
         table, kind_note = self.object_table(ev.category)
-        candidates = _candidates(table, parts, ev.english)
+        candidates = _candidates(table, parts, ev.english, guessed=bool(kind_note))
         has_text = bool(words(ev.english))
         aff_scores, aff_why = self._affordance_scores(ev.english, vec, {c.affordance for c in candidates}, has_text)
         object_parts = _object_parts(ev.category, parts)
@@ -255,6 +255,7 @@ class OfflineAnalyzer(InstructionAnalyzer):
         mentioned, negated, missing = _mentioned_parts(find_part_mentions(ev.english), known_parts)
         if object_parts and not mentioned and ev.language == "en":
             _refuse_missing_part(missing, ev.category, ev.detected_category, object_parts)
+        candidates += _asked_on_named_parts(candidates, ev.english, mentioned, parts)
         _score_candidates(candidates, aff_scores, mentioned, negated, _intent(ev.english))
         best = max(candidates, key=lambda c: c.score)
         # The implicit-use bonus breaks ties but is no evidence from the text: not in the margin.
@@ -322,6 +323,26 @@ class OfflineAnalyzer(InstructionAnalyzer):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def _asked_on_named_parts(
+    candidates: list[_Candidate], text: str, mentioned: Collection[str], part_names: list[str] | None
+) -> list[_Candidate]:
+    """Pairs the instruction spells out on one of the object's labels although the table has
+    no such pair: "twist the chuck" of a drill whose labels include "chuck"."""
+    if not part_names:
+        return []
+    have = {(c.affordance, c.part) for c in candidates}
+    asked = _explicit_affordances(text)
+    new = [(a, p) for p in mentioned if p in part_names for a in sorted(asked) if (a, p) not in have]
+    return [
+        _Candidate(a, p, 1, len(candidates) + i, why=["asked for in so many words"]) for i, (a, p) in enumerate(new)
+    ]
+
+
+def _explicit_affordances(text: str) -> set[str]:
+    """Affordances an affirmed grasp phrase of the text asks for (vocabulary.EXPLICIT_GRASP)."""
+    return {aff for aff in AFFORDANCES if any(_affirmed(p, text) for p in _COMPILED_EXPLICIT[aff])}
+
+
 def _cued_affordances(text: str) -> set[str]:
     """Affordances an affirmed cue word or grasp phrase of the text asks for."""
     return {
@@ -361,10 +382,14 @@ def _known_words(model_dir: Path) -> set[str]:
     return {w for w in path.read_text(encoding="utf-8").splitlines() if w.isalpha() and w.isascii()}
 
 
-def _candidates(table: dict[str, tuple[str, ...]] | None, part_names: list[str] | None, text: str) -> list[_Candidate]:
+def _candidates(
+    table: dict[str, tuple[str, ...]] | None, part_names: list[str] | None, text: str, guessed: bool = False
+) -> list[_Candidate]:
     """(affordance, part) pairs the object allows: the table's (its category's, or its object
     kind's) in table order, on the object's own labels when they are given; labels the table
-    does not cover ("base" of a mug) add what such a part usually affords."""
+    does not cover ("base" of a mug) add what such a part usually affords. A guessed table (an
+    object kind) with no labels also takes what the instruction says the object has: a part it
+    names ("by its handle") or a grasp of the body it asks for ("from underneath")."""
     out: list[_Candidate] = []
     if table is not None:
         taken: set[str] = set()  # one label per table part ("base_body" is the body, not also the base)
@@ -376,8 +401,14 @@ def _candidates(table: dict[str, tuple[str, ...]] | None, part_names: list[str] 
                     out.append(_Candidate(aff, name, rank, len(out)))
         if out and part_names:
             rest = [n for n in part_names if n not in taken and _part_kind(n) in GRASPED_ANYWHERE]
-            out.extend(_Candidate(c.affordance, c.part, c.rank, len(out) + i)
+            out.extend(_Candidate(c.affordance, c.part, max(1, c.rank), len(out) + i)
                        for i, c in enumerate(_generic_candidates(rest, text, fill=False)))  # fmt: skip
+    if out and guessed and not part_names:
+        have = {c.part for c in out}
+        asked = _explicit_affordances(text)
+        out.extend(_Candidate(c.affordance, c.part, c.rank, len(out) + i)
+                   for i, c in enumerate(x for x in _generic_candidates(None, text) if x.part not in have
+                                         and (x.affordance in asked or x.rank == 0)))  # fmt: skip
     if out:
         return out
     return _generic_candidates(part_names, text)
@@ -399,8 +430,12 @@ def _generic_candidates(part_names: list[str] | None, text: str, fill: bool = Tr
     out: list[_Candidate] = []
     if part_names is not None and (part_names or not fill):
         for name in part_names:
-            for aff_i, aff in enumerate(GENERIC_PART_AFFORDANCES.get(_part_kind(name), ())):
-                out.append(_Candidate(aff, name, aff_i, len(out)))
+            kind = _part_kind(name)
+            # A label no part word explains ("tank", "board", "barrel") names the object's own
+            # main piece far more often than a small component: read it as a body.
+            affs = GENERIC_PART_AFFORDANCES.get(kind, ()) if kind else BODY_AFFORDANCES
+            for aff_i, aff in enumerate(affs):
+                out.append(_Candidate(aff, name, aff_i if kind else 1, len(out)))
         if not out and fill:  # part names we cannot interpret: any affordance, on the first part
             out = [_Candidate(a, part_names[0], 0, i) for i, a in enumerate(AFFORDANCES)]
         return out

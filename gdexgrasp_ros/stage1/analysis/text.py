@@ -8,6 +8,7 @@ analysis, so they can neither pick the label nor sway the embedding.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -194,10 +195,23 @@ def detect_category(text: str) -> str:
 
 def mask_category(text: str, category: str) -> str:
     """Replace mentions of the object itself by "it": its name carries no grasp information
-    of its own once the category is known, and "spray bottle" must not read as "spray"."""
-    for p in _CATEGORY_PATTERNS.get(category, ()):
+    of its own once the category is known, and "spray bottle" must not read as "spray". A
+    category outside the table is masked by its own name, and by its head noun after a
+    determiner ("the garden sprayer", "the sprayer"; "the sprayer" is not a sprayer head)."""
+    for p in _CATEGORY_PATTERNS.get(category) or _own_name_patterns(category):
         text = p.sub("it", text)
     return text
+
+
+@functools.lru_cache(maxsize=256)
+def _own_name_patterns(category: str) -> tuple[re.Pattern, ...]:
+    names = category.lower().split()
+    if not names:
+        return ()
+    patterns = [_phrase_pattern(" ".join(names), False)]
+    if len(names) > 1:
+        patterns.append(_phrase_pattern(names[-1], True))
+    return tuple(patterns)
 
 
 @dataclass(frozen=True)
@@ -221,7 +235,7 @@ NEGATION = re.compile(
 # What follows a part word when the part must not be held: "the handle is cracked", "the handles
 # are loose", "its handle came off", "the lid is hot".
 _DISABLED = re.compile(
-    r"^s?\s+(?:(?:is|are|was|were|has|have|looks?|seems?|feels?)\s+(?:\w+\s+)?"
+    r"^s?(?:\s+(?:on|at|of|in)\s+(?:the\s+)?\w+|\s+\w+)?\s+(?:(?:is|are|was|were|has|have|looks?|seems?|feels?)\s+(?:\w+\s+)?"
     r"(?:cracked|broken|loose|missing|damaged|wobbly|greasy|sticky|slippery|hot|burning|dirty|gone|off|"
     r"come off|fallen off|snapped)|came off|fell off|broke|snapped)\b"
 )

@@ -67,7 +67,7 @@ AFFORDANCE_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
 # closing imply twisting a closure; spraying and dispensing imply a trigger or pump.
 AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
     "handle-grip": (
-        (r"pour(s|ing|ed)?|pour out", 1.0),
+        (r"pour(s|ing|ed)?|pour out|drizzl(e|es|ing)|top (\w+ )?up", 1.0),
         (r"carr(y|ies|ying)", 0.6),
         (r"hang(s|ing)?|lean(s|ing)?", 0.6),
         (r"cut(s|ting)?|slic(e|es|ing)|chop(s|ping)?|saw(ing)?|snip(s|ping)?|trim(s|ming)?", 1.0),
@@ -117,6 +117,8 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"glu(e|es|ing)|caulk(s|ing)?|shoot(s|ing)?|stapl(e|es|ed|ing)", 0.8),
         (r"press(es|ing)?|squeez(e|es|ing)|push (the|down)|click", 0.6),
         (r"soap|lotion|sanitizer|sanitiser|cleaner|detergent spray", 0.4),
+        # Switching a device on is a press where it has a button (a tap's is a twist).
+        (r"(switch|turn|power) (it |\w+ )?(on|off)|start (it|the \w+)", 0.6),
     ),
 }
 
@@ -141,7 +143,7 @@ EXPLICIT_GRASP: dict[str, tuple[str, ...]] = {
         r"(turn|rotate) (the|its) (cap|lid|top|knob|dial|head|cover)",
     ),
     "trigger-squeeze": (
-        r"(squeeze|pull|press|push|click|pump) (down )?(on )?(the|its) (trigger|pump|button|lever|nozzle|plunger|switch)",
+        r"(squeeze|pull|press|push|click|pump) (down )?(on )?(the|its) (\w+ )?(trigger|pump|button|lever|nozzle|plunger|switch)",
         r"pull the trigger|squeeze the trigger",
     ),
     "handle-grip": (
@@ -243,6 +245,7 @@ PART_WORDS: dict[str, tuple[str, ...]] = {
     "fabric": ("canopy",),
     "cloth": ("canopy",),
     "chuck": ("chuck",),
+    "dial": ("dial", "knob", "lid"),
 }
 
 # Part words that name a component an object either has or lacks ("its trigger", "the blade"),
@@ -278,6 +281,8 @@ GENERIC_PART_AFFORDANCES: dict[str, tuple[str, ...]] = {
     "handle": ("handle-grip", "twist", "wrap-around-grip"),
     "lid": ("twist",),
     "cap": ("twist",),
+    "knob": ("twist",),
+    "dial": ("twist",),
     "head": ("twist",),
     "body": ("wrap-around-grip", "base-support"),
     "base": ("base-support",),
@@ -349,7 +354,7 @@ AMBIGUOUS_OBJECT_WORDS = frozenset({"can", "case", "tap", "pan", "spray", "cans"
 # Plain words of the cues above and of everyday grasping talk: the typo corrector's targets.
 CUE_WORDS = frozenset(
     "pour carry hang lean cut slice chop saw snip trim spread scrape stir whisk pry sweep mop scrub brush hammer "
-    "glue caulk shoot staple scoop grind nail strike hit knock flip toss fry drain serve refill water watering plants flowers garden roses lawn drink "
+    "drizzle glue caulk shoot staple scoop grind nail strike hit knock flip toss fry drain serve refill water watering plants flowers garden roses lawn drink "
     "sip coffee tea chai milk juice swing unscrew screw twist rotate turn spin open close shut seal loosen tighten "
     "clockwise adjust focus zoom warmer colder temperature wrap around encircle clasp fist shake firmly point aim "
     "shine light beam steady below beneath underneath under palm flat cradle balance support prop tray waiter "
