@@ -95,7 +95,7 @@ GUESS_CONFIDENCE = 0.5  # the cap of an answer that is a guess (below LOW_CONFID
 # ("base" of a mug, "lid" of a cup) is still a candidate when its kind is one of these. Spouts,
 # nozzles and blades are not: they are grasped only where the table says so.
 BODY_AFFORDANCES = ("wrap-around-grip", "base-support")
-GRASPED_ANYWHERE = frozenset({"handle", "body", "base", "lid", "cap", "trigger", "pump"})
+GRASPED_ANYWHERE = frozenset({"handle", "body", "base", "lid", "cap", "trigger", "pump", "knob", "dial"})
 
 EXPLICIT_WEIGHT = 1.5  # a phrase that says how to hold it (vocabulary.EXPLICIT_GRASP)
 
@@ -331,8 +331,18 @@ def _asked_on_named_parts(
     if not part_names:
         return []
     have = {(c.affordance, c.part) for c in candidates}
-    asked = _explicit_affordances(text)
-    new = [(a, p) for p in mentioned if p in part_names for a in sorted(asked) if (a, p) not in have]
+    new = []
+    for aff in AFFORDANCES:
+        for pattern in _COMPILED_EXPLICIT[aff]:
+            for m in pattern.finditer(text):
+                if NEGATION.search(text[: m.start()]):
+                    continue
+                # The part must be the phrase's own object: named in it or right after it.
+                span = re.split(r"[,.;:!?]| - ", text[m.start() : m.end() + 30])[0]
+                for p in mentioned:
+                    if p in part_names and re.search(rf"\b{re.escape(p.lower())}\b", span):
+                        new.append((aff, p))
+    new = [pair for pair in dict.fromkeys(new) if pair not in have]
     return [
         _Candidate(a, p, 1, len(candidates) + i, why=["asked for in so many words"]) for i, (a, p) in enumerate(new)
     ]
@@ -531,9 +541,8 @@ def _mentioned_parts(
     mentioned: dict[str, PartMention] = {}
     negated, missing = set(), []
     for pm in mentions:
-        hit = next((lower[c] for c in pm.candidates if c in lower), None)
-        if hit is None:
-            hit = next((kinds[c] for c in pm.candidates if c in kinds), None)
+        # Each meaning in turn, as a label or as a label's kind: "cap" is a "tail cap" before a "head".
+        hit = next((lower.get(c) or kinds[c] for c in pm.candidates if c in lower or c in kinds), None)
         if hit is not None and pm.negated:
             negated.add(hit)
         elif hit is not None:

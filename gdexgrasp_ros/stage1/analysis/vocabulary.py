@@ -140,7 +140,7 @@ EXPLICIT_GRASP: dict[str, tuple[str, ...]] = {
     ),
     "twist": (
         r"twist(s|ing)?|unscrew(s|ing)?|screw(s|ing)? (it |the \w+ )?(on|off|back|shut|tight)",
-        r"(turn|rotate) (the|its) (cap|lid|top|knob|dial|head|cover)",
+        r"(turn|rotate|crank|twist)(s|ing|ed)? (the|its) (\w+ )?(cap|lid|top|knob|dial|head|cover|nozzle|chuck|valve|wheel|crank|collar|ring|bezel)",
     ),
     "trigger-squeeze": (
         r"(squeeze|pull|press|push|click|pump) (down )?(on )?(the|its) (\w+ )?(trigger|pump|button|lever|nozzle|plunger|switch)",
