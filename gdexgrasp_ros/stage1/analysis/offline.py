@@ -415,10 +415,11 @@ def _candidates(
                        for i, c in enumerate(_generic_candidates(rest, text, fill=False)))  # fmt: skip
     if out and guessed and not part_names:
         have = {c.part for c in out}
+        pairs = {(c.affordance, c.part) for c in out}
         asked = _explicit_affordances(text)
-        out.extend(_Candidate(c.affordance, c.part, c.rank, len(out) + i)
-                   for i, c in enumerate(x for x in _generic_candidates(None, text) if x.part not in have
-                                         and (x.affordance in asked or x.rank == 0)))  # fmt: skip
+        extra = [x for x in _generic_candidates(None, text) if (x.affordance, x.part) not in pairs
+                 and (x.affordance in asked or (x.rank == 0 and x.part not in have))]  # fmt: skip
+        out.extend(_Candidate(c.affordance, c.part, c.rank, len(out) + i) for i, c in enumerate(extra))
     if out:
         return out
     return _generic_candidates(part_names, text)
