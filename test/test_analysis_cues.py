@@ -34,7 +34,6 @@ from gdexgrasp_ros.stage1.analysis.text import drop_speaker_clauses, find_part_m
 ROOT = Path(__file__).resolve().parents[1]
 BLIND_SET = ROOT / "benchmarks" / "data" / "blind_instructions.jsonl"
 BLIND_SHA256 = "a3447f1f677f72211f8c747bef5edffb0e5964d001811584a7162ab2ef0c8370"
-DEV_SET = INSTRUCTION_SET.with_name("instructions_dev.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -186,14 +185,23 @@ def test_own_set_does_not_fall_below_95_percent(offline):
     assert res["affordance"] >= 0.95 and res["part"] >= 0.95, res["mistakes"]
 
 
-def test_dev_set_regression(unseen):
-    """The helper-written dev set (tuned on, so not evidence): both part modes stay where the
-    issue-17 rework brought them (given 93 / 94 %, hidden 92 / 89 % when written)."""
-    rows = load_instruction_set(DEV_SET)
+@pytest.mark.parametrize(
+    "name, floors",
+    [
+        # set, (affordance, part family) floors with part names given, then hidden. When written:
+        # dev 95.0 / 96.9 and 94.4 / 91.9 %; dev2 89.6 / 86.8 and 88.2 / 78.5 %.
+        ("instructions_dev.jsonl", (0.92, 0.93, 0.91, 0.88)),
+        ("instructions_dev2.jsonl", (0.86, 0.83, 0.85, 0.75)),
+    ],
+)
+def test_dev_sets_regression(unseen, name, floors):
+    """The helper-written dev sets (tuned on, so not evidence of generalization): both part
+    modes stay near where the issue-17 rework brought them."""
+    rows = load_instruction_set(INSTRUCTION_SET.with_name(name))
     given = evaluate(unseen, rows)
     hidden = evaluate(unseen, without_parts(rows))
-    assert given["affordance"] >= 0.90 and given["part_family"] >= 0.90, given["mistakes"]
-    assert hidden["affordance"] >= 0.88 and hidden["part_family"] >= 0.85, hidden["mistakes"]
+    assert given["affordance"] >= floors[0] and given["part_family"] >= floors[1], given["mistakes"]
+    assert hidden["affordance"] >= floors[2] and hidden["part_family"] >= floors[3], hidden["mistakes"]
 
 
 def test_model_loads_once_per_analyzer(offline):
