@@ -218,10 +218,10 @@ def test_a_buried_hand_reports_its_true_depth_and_ranks_below_a_resting_one(hand
 def test_ranking_discounts_the_share_of_the_hand_inside():
     from gdexgrasp_ros.metrics.quality import ranking_score
 
-    assert ranking_score(1.0, 0.0, 0.0, 5, inside_fraction=0.0) == pytest.approx(1.0)
-    assert ranking_score(1.0, 0.0, 0.0, 5, inside_fraction=0.1) == pytest.approx(0.8)
-    assert ranking_score(1.0, 0.0, 0.0, 5, inside_fraction=0.6) == 0.0
-    assert ranking_score(1.0, 0.0, 0.0, 5, inside_fraction=float("nan")) == pytest.approx(1.0)  # camera view
+    assert ranking_score(1.0, 0.0, 0.0, 50, inside_fraction=0.0) == pytest.approx(1.0)
+    assert ranking_score(1.0, 0.0, 0.0, 50, inside_fraction=0.1) == pytest.approx(0.8)
+    assert ranking_score(1.0, 0.0, 0.0, 50, inside_fraction=0.6) == 0.0
+    assert ranking_score(1.0, 0.0, 0.0, 50, inside_fraction=float("nan")) == pytest.approx(1.0)  # camera view
 
 
 def test_the_pipeline_judges_a_complete_cloud_with_the_inside_test(hand):

@@ -228,9 +228,20 @@ def test_cloud_penetration_depth_and_ranking_score():
     hand = np.array([[0.0, 0.0, -0.004], [0.01, 0.0, 0.01], [0.0, 0.0, -0.05]])  # 4 mm in; above; too far to judge
     assert math.isclose(penetration_depth_cloud(hand, pts, normals), 0.004, abs_tol=1e-9)
     assert penetration_depth_cloud(hand[1:2], pts, normals) == 0.0
-    assert ranking_score(1.0, 0.0, 0.0, 10) == pytest.approx(1.0)
+    assert ranking_score(1.0, 0.0, 0.0, 40) == pytest.approx(1.0)
     assert ranking_score(1.0, 0.0, 0.0, 0) == 0.0
-    assert ranking_score(1.0, 0.0, 0.0, 5) > ranking_score(0.0, 0.0, 0.0, 5) > ranking_score(0.0, 0.02, 3.0, 5)
+    assert ranking_score(1.0, 0.0, 0.0, 50) > ranking_score(0.0, 0.0, 0.0, 50) > ranking_score(0.0, 0.02, 3.0, 50)
+
+
+def test_ranking_puts_a_graze_below_a_grasp_that_touches():
+    """The demo's best grasp once touched the kettle with 3 vertices: a graze must not outrank a
+    grasp in contact, other terms equal; beyond FULL_CONTACT more contact does not count."""
+    from gdexgrasp_ros.metrics.quality import FULL_CONTACT, ranking_score
+
+    graze, touching = ranking_score(1.0, 0.0, 0.0, 3), ranking_score(0.8, 0.002, 0.5, 60)
+    assert graze < 0.1 < touching
+    assert ranking_score(1.0, 0.0, 0.0, FULL_CONTACT // 2) == pytest.approx(0.5)
+    assert ranking_score(1.0, 0.0, 0.0, FULL_CONTACT) == ranking_score(1.0, 0.0, 0.0, 5 * FULL_CONTACT)
 
 
 def test_initial_poses_are_rotations_even_straight_above(hand):
