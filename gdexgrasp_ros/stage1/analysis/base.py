@@ -93,8 +93,9 @@ def normalize_affordance(value: object) -> str:
 
 
 def normalize_part(value: object, part_names: Sequence[str] | None) -> str:
-    """The part name as the object spells it (also for another name of the same part family,
-    localization.names: "lid" for a "cap"); any part name is accepted when none are known."""
+    """The part name as the object spells it (also for another name of the same place,
+    localization.names.same_part: "lid" for a "cap", "arm" for a "handle"); any part name is
+    accepted when none are known."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidArrangementError("contact part must be a non-empty string")
     name = " ".join(value.strip().lower().replace("_", " ").split())
@@ -106,10 +107,9 @@ def normalize_part(value: object, part_names: Sequence[str] | None) -> str:
     if name in by_key:
         return by_key[name]
     # A model may say "lid" for the object's "cap": the one label of the same part family.
-    from ..localization.names import part_family  # lazily: the localization package is heavy to import
+    from ..localization.names import same_part  # lazily: the localization package is heavy to import
 
-    family = part_family(name)
-    same = [p for key, p in by_key.items() if family is not None and part_family(key) == family]
+    same = [p for key, p in by_key.items() if same_part(name, key)]
     if len(same) == 1:
         return same[0]
     raise InvalidArrangementError(f"contact part '{value[:40]}' is not one of the object's parts {list(part_names)}")

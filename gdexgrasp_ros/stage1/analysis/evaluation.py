@@ -5,7 +5,7 @@ the vocabulary: a regression test) and the blind set (benchmarks/data/blind_inst
 written by someone who had not read the analyzer, frozen before the analyzer was reworked for
 issue 17: never tune on it). Each line: {"instruction", "category", "parts", "affordance",
 "part", "kind"}, kind one of KINDS. Part accuracy is reported exact and by family (cap / lid /
-top / head / cover count as one, see SCORING_FAMILIES). Used by
+top / head / cover count as one, see localization.names.same_part). Used by
 benchmarks/analysis_accuracy.py and the tests.
 """
 
@@ -25,31 +25,13 @@ INSTRUCTION_SET = Path(__file__).resolve().parents[1] / "data" / "instructions.j
 KINDS = ("direct", "indirect", "no_part", "paraphrase", "typo", "other_language", "injection")
 FIELDS = ("instruction", "category", "parts", "affordance", "part", "kind")
 
-# Part names scored as one answer (issue 17: "families counted as one"): the issue's families
-# (a bottle's "cap" is another's "lid" or a sprayer's "head"), and the localizer's part families
-# (localization.names: "button" / "switch" / "trigger", "nozzle" / "spout"), whose members the
-# localizer already treats as one part. A plural is its singular ("handles").
-SCORING_FAMILIES: tuple[frozenset[str], ...] = (
-    frozenset({"cap", "lid", "top", "head", "cover"}),
-    frozenset({"handle", "grip", "arm", "bail"}),
-    frozenset({"body", "side", "base", "bottom"}),
-)
-
-
-def _singular(name: str) -> str:
-    key = " ".join(str(name).lower().replace("_", " ").split())
-    return key[:-1] if key.endswith("s") and not key.endswith("ss") and len(key) > 3 else key
-
 
 def same_part_family(a: str, b: str) -> bool:
-    """Whether two part names are one answer: the same name (or plural), or one family."""
-    from ..localization.names import part_family  # lazily: the localization package is heavy to import
+    """Whether two part names are one answer (localization.names.same_part: the issue's families,
+    the localizer's families, plurals)."""
+    from ..localization.names import same_part  # lazily: the localization package is heavy to import
 
-    ka, kb = _singular(a), _singular(b)
-    if ka == kb or any(ka in f and kb in f for f in SCORING_FAMILIES):
-        return True
-    fa = part_family(ka)
-    return fa is not None and fa == part_family(kb)
+    return same_part(a, b)
 
 
 def load_instruction_set(path: str | Path | None = None) -> list[dict]:

@@ -30,6 +30,7 @@ import numpy as np
 # single nearest names mislead ("thermos" is nearest to "thermostat"), averages less so.
 SIMILARITY_FLOOR = 0.5
 SIMILARITY_MARGIN = 0.03
+MEMO_SIZE = 4096  # categories remembered per finder
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +105,7 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
             "bottle, beer bottle, milk carton, carton, juice box, chip tube, coffee tin, tea "
             "tin, cocktail shaker, protein shaker, baby bottle, sippy cup, travel mug, tumbler "
             "with lid, lip balm, lipstick, test tube, vial, oil bottle, vinegar bottle, sauce "
-            "bottle, syrup bottle, candle jar, container, food container, tupperware, lunchbox, "
+            "bottle, syrup bottle, candle jar, container, food container, tupperware, "
             "cookie jar"
         ),
     ),
@@ -144,8 +145,8 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
             "glass, drinking glass, wine glass, tumbler, beaker, shot glass, champagne flute, "
             "flute, goblet, chalice, vase, planter, flower pot, plant pot, basin, trash can, "
             "bin, wastebasket, waste bin, box, tin box, cardboard box, bowl, salad bowl, mixing "
-            "bowl, ramekin, egg cup, candle, candle holder, ice bucket, pencil cup, can of "
-            "paint, cereal box, ball, fruit, apple, orange, egg, mug without handle"
+            "bowl, ramekin, egg cup, candle, candle holder, ice bucket, pencil cup, "
+            "cereal box, ball, fruit, apple, orange, egg, mug without handle"
         ),
     ),
     ObjectKind(
@@ -168,7 +169,7 @@ OBJECT_KINDS: tuple[ObjectKind, ...] = (
             "coffee carafe, carafe, french press, coffee press, moka pot, percolator, stein, "
             "beer mug, tankard, teacup, casserole, dutch oven, stockpot, basket, picnic basket, "
             "shopping basket, bag, handbag, purse, tote bag, shopping bag, backpack, toolbox, "
-            "tool box, lunch box, cooler, paint can, paint bucket, lantern, kettlebell, "
+            "tool box, lunch box, lunchbox, cooler, paint can, paint bucket, lantern, kettlebell, "
             "dumbbell, gas can, fuel can, oil can, briefcase, laundry basket, pet carrier, "
             "carrier, kettle, teapot, jug, mug, cup, bucket, pail, watering can, sauce pan, "
             "wok, frying pan, skillet, griddle pan, grill pan, crepe pan, steamer, fondue pot"
@@ -187,6 +188,13 @@ for _kind in OBJECT_KINDS:
 class KindMatch:
     kind: ObjectKind
     how: str  # "named", "named by its head noun", "similar to '<example>' (0.62)"
+
+
+def _singular_phrase(name: str) -> str:
+    """Every word singular: 'kitchen tongs' -> 'kitchen tong', 'wine glasses' -> 'wine glass'."""
+    from ..localization.names import singular  # lazily: the localization package is heavy to import
+
+    return " ".join(singular(w) for w in name.split())
 
 
 def _head(name: str) -> str:
@@ -210,17 +218,19 @@ class KindFinder:
         name = " ".join(category.lower().replace("_", " ").replace("-", " ").split())
         key = (name, unseen)
         if key not in self._memo:
+            if len(self._memo) >= MEMO_SIZE:  # a long-running server meets unboundedly many names
+                self._memo.pop(next(iter(self._memo)))
             self._memo[key] = self._find(name, unseen) if name else None
         return self._memo[key]
 
     def _find(self, name: str, unseen: bool) -> KindMatch | None:
-        singular = name[:-1] if name.endswith("s") and not name.endswith("ss") else name
-        names = {n: k for n, k in _BY_NAME.items() if not (unseen and n in (name, singular))}
-        for n in (name, singular):
-            if n in names:
-                return KindMatch(names[n], "named")
-        head = _head(singular)
-        same_head = {n: k for n, k in names.items() if _head(n) == head}
+        plain = _singular_phrase(name)
+        names = {n: k for n, k in _BY_NAME.items() if not (unseen and _singular_phrase(n) == plain)}
+        by_plain = {_singular_phrase(n): k for n, k in names.items()}
+        if plain in by_plain:
+            return KindMatch(by_plain[plain], "named")
+        head = _head(plain)
+        same_head = {n: k for n, k in names.items() if _head(_singular_phrase(n)) == head}
         if same_head:
             # "can" is a drink can, a paint can or a spray can: the closest of them decides.
             if self._embed is None or len({k.name for k in same_head.values()}) == 1:

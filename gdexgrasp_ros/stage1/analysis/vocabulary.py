@@ -128,7 +128,7 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
 EXPLICIT_GRASP: dict[str, tuple[str, ...]] = {
     "wrap-around-grip": (
         r"wrap(s|ping|ped)? (\w+ ){0,3}around",
-        r"(hand|hands|fingers|fist|palm) (\w+ )?around",
+        r"(hand|hands|fingers|fist|palm) ((?!it\b|them\b|this\b|that\b)\w+ )?around",
         r"around (its|the|it's) (\w+ )?(body|middle|waist|barrel|neck|sides?|belly|outside|can|tube|bottle|glass)",
         r"encircl(e|ing)|clasp(s|ing)?|in (your|a|the) fist",
     ),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 # family -> its members (normalised spellings). The first member is the family's name.
 PART_FAMILIES: dict[str, tuple[str, ...]] = {
     "handle": ("handle", "grip", "handgrip", "hand grip", "hilt", "haft", "bail", "handlebar", "handle grip"),
-    "lid": ("lid", "cap", "top", "cover", "stopper", "cork", "closure", "bottle cap"),
+    "lid": ("lid", "cap", "top", "cover", "stopper", "cork", "closure", "bottle cap", "knob", "dial"),
     "trigger": ("trigger", "button", "switch"),
     "spout": ("spout", "nozzle", "snout", "mouth"),
     # A sprayer's "tank", a flashlight's "barrel": the main piece, named after what it is.
@@ -52,6 +52,34 @@ AFFORDANCE_REGION_FAMILY: dict[str, str] = {
 }
 
 _MEMBER_TO_FAMILY = {member: family for family, members in PART_FAMILIES.items() for member in members}
+
+# Names an instruction-analysis answer may use for one place on an object (issue 17: "families
+# counted as one"): wider than the localizer's families, which keep a hammer's head apart from a
+# lid. Used to map a model's answer onto the object's label and to score answers.
+ANSWER_FAMILIES: tuple[frozenset[str], ...] = (
+    frozenset({"cap", "lid", "top", "head", "cover"}),
+    frozenset({"handle", "grip", "arm", "bail"}),
+    frozenset({"body", "side", "base", "bottom"}),
+)
+
+
+def singular(word: str) -> str:
+    """'handles' -> 'handle', 'glasses' -> 'glass', 'boxes' -> 'box'; 'glass' and short words stay."""
+    if len(word) <= 3 or not word.endswith("s") or word.endswith("ss"):
+        return word
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    return word[:-1]
+
+
+def same_part(a: str, b: str) -> bool:
+    """Whether two part names mean the same place: equal (also as singulars), one answer family,
+    or one localizer family."""
+    ka, kb = (" ".join(singular(w) for w in normalize_name(x).split()) for x in (a, b))
+    if ka == kb or any(ka in f and kb in f for f in ANSWER_FAMILIES):
+        return True
+    family = part_family(ka)
+    return family is not None and family == part_family(kb)
 
 
 def normalize_name(name: str) -> str:
