@@ -180,7 +180,8 @@ def test_flat_faces_of_a_complete_object_are_kept(shape):
 
 def test_a_table_under_a_fused_object_is_removed():
     """Fused views of an object on a table: the table is seen from above only and reaches beyond
-    the object; it is removed as the support, turned up, and the object's base stays out of it."""
+    the object; it is removed as the support, turned up, and stays out of the object, which keeps
+    its sides down to the table's noise margin."""
     points, _, _ = _box_cloud((0.12, 0.08, 0.10), 6000)
     points = points[points[:, 2] > 1e-4]  # the box's bottom rests on the table: unseen
     g = np.arange(-0.3, 0.3, 0.004)
@@ -189,7 +190,9 @@ def test_a_table_under_a_fused_object_is_removed():
     cloud = np.vstack([points, np.c_[table, np.zeros(len(table))]])
     out = preprocess_cloud(cloud, PreprocessConfig(cloud_kind="complete"), viewpoint=np.zeros(3))
     assert out.plane is not None and out.plane[2] > 0.99, out.plane
-    assert out.object_points[:, 2].min() > 0.005 and np.ptp(out.object_points[:, 0]) < 0.13
+    # No table point joins the object (they lie at z = 0); the box's sides reach down to the
+    # plane's noise margin (plane_min_margin, 2 mm: this table has no noise), not 8 mm.
+    assert 0.0015 < out.object_points[:, 2].min() < 0.004 and np.ptp(out.object_points[:, 0]) < 0.13
 
 
 def test_orient_outward_on_closed_and_tiny_inputs():
