@@ -82,6 +82,12 @@ class PreprocessConfig:
     # Euclidean clustering: points closer than cluster_eps are in the same object.
     cluster_eps: float = 0.015
     min_cluster_size: int = 50  # clusters with fewer voxels are ignored as clutter / sensor noise
+    # A piece of the object that a thin, unseen link separates from it (a vase's foot under its
+    # body) joins the target: a cluster within part_gap of it whose footprint on the support plane
+    # lies, for at least part_footprint_share of its voxels, inside the target's footprint grown
+    # by cluster_eps. Distractors stand beside the target, not under it.
+    part_gap: float = 0.03
+    part_footprint_share: float = 0.8
     # "largest": the cluster with most voxels; "nearest": the cluster with the point closest to
     # target_point (cloud frame, metres); "label": the cluster with most points carrying target_label.
     target: str = "largest"
@@ -122,11 +128,12 @@ class PreprocessConfig:
             raise ValueError("target='label' needs target_label")
         if self.normal_radius is not None and not self.normal_radius > 0:
             raise ValueError(f"normal_radius must be positive or None, got {self.normal_radius}")
-        fractions = ("plane_min_fraction", "plane_min_core_fraction", "support_far_side", "support_beyond")
+        fractions = ("plane_min_fraction", "plane_min_core_fraction", "support_far_side", "support_beyond",
+                     "part_footprint_share")  # fmt: skip
         if not all(0.0 <= getattr(self, name) <= 1.0 for name in fractions):
             raise ValueError(f"{', '.join(fractions)} are fractions in [0, 1]")
         for name in ("voxel_size", "plane_distance", "cluster_eps", "millimetre_extent", "metre_spacing",
-                     "plane_margin_sigmas", "plane_min_margin"):  # fmt: skip
+                     "plane_margin_sigmas", "plane_min_margin", "part_gap"):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not self.millimetre_spacing > self.metre_spacing:
@@ -476,6 +483,36 @@ def _clusters(points: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray,
     return labels, np.flatnonzero(~small)
 
 
+def _with_separated_parts(points, cluster_labels, kept, target, plane, config: PreprocessConfig) -> np.ndarray:
+    """Mask of the target cluster's points plus those of clusters that are pieces of it (see
+    PreprocessConfig.part_gap): near it and standing within its footprint on the support plane."""
+    mask = cluster_labels == target
+    if plane is None or len(kept) < 2:
+        return mask
+    e1, e2 = N.tangent_basis(plane[None, :3])
+    flat = lambda p: np.stack([p @ e1[0], p @ e2[0]], axis=1)  # noqa: E731 - coordinates in the plane
+    body = flat(points[mask])
+    centre = body.mean(0)
+    reach = np.linalg.norm(body - centre, axis=1).max()
+    grown = centre + (body - centre) * (1.0 + config.cluster_eps / max(reach, 1e-9))
+    try:
+        outline = Delaunay(grown)
+    except QhullError:  # the target projects onto a line: no footprint
+        return mask
+    tree = cKDTree(points[cluster_labels == target])
+    for k in kept:
+        if k == target:
+            continue
+        piece = cluster_labels == k
+        gap, _ = tree.query(points[piece], distance_upper_bound=config.part_gap)
+        if (
+            np.isfinite(gap).any()
+            and np.mean(outline.find_simplex(flat(points[piece])) >= 0) >= config.part_footprint_share
+        ):
+            mask |= piece
+    return mask
+
+
 def _select_cluster(points, cluster_labels, kept, point_labels, config: PreprocessConfig) -> int:
     """The id of the target cluster among the kept ones, per config.target."""
     if config.target == "largest":
@@ -621,7 +658,8 @@ def _segment(pts, src, labels, view, config: PreprocessConfig, timer: _Timer, ki
     timer.lap("cluster")
     off_labels = None if labels is None else labels[src[first[off_plane]]]
     target = _select_cluster(vox_pts[off_plane], cluster_labels, kept, off_labels, config)
-    members = _grow_down(vox_pts, off_plane[cluster_labels == target], plane, config)  # voxel ids of the object
+    in_target = _with_separated_parts(vox_pts[off_plane], cluster_labels, kept, target, plane, config)
+    members = _grow_down(vox_pts, off_plane[in_target], plane, config)  # voxel ids of the object
     in_cluster = np.zeros(len(first), dtype=bool)
     in_cluster[members] = True
     seg = _Segmentation(vox_pts[members], src[first[members]], src[in_cluster[inverse]], plane, len(kept))
