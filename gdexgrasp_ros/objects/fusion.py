@@ -1,0 +1,86 @@
+"""Fusing a few depth views of one scene into one cloud (issue 18 item 3, the library part).
+
+Each view comes with its pose: the 4x4 transform from the sensor's frame to the frame the fused
+cloud is wanted in (a robot's base frame, or the world of a simulation). Every view's normals are
+estimated on that view alone and turned towards its own sensor, the side that sensor saw; then all
+points go into the common frame and one point per voxel is kept (the first view's first point, so
+the result is deterministic). Surfaces seen by several sensors end up with normals pointing out of
+the object, as a complete cloud's do: pass the result to objects.preprocess.preprocess_cloud with
+normals=fused.normals and cloud_kind="complete".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..geometry import normals as N
+from .preprocess import voxel_representatives
+
+RIGID_TOLERANCE = 1e-4  # |R^T R - I| and |det R - 1| allowed in a pose
+
+
+@dataclass
+class FusedCloud:
+    points: np.ndarray  # (M, 3) in the common frame
+    normals: np.ndarray  # (M, 3) unit, each towards the sensor that saw the point
+    view: np.ndarray  # (M,) int, index of the view each point came from
+    sensors: np.ndarray  # (V, 3) sensor origins in the common frame
+
+
+def _check_pose(pose, i: int) -> np.ndarray:
+    pose = np.asarray(pose, dtype=np.float64)
+    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+        raise ValueError(f"pose {i} must be a finite 4x4 matrix, got shape {pose.shape}")
+    rot = pose[:3, :3]
+    if (
+        np.abs(rot.T @ rot - np.eye(3)).max() > RIGID_TOLERANCE
+        or abs(np.linalg.det(rot) - 1.0) > RIGID_TOLERANCE
+        or np.abs(pose[3] - [0, 0, 0, 1]).max() > RIGID_TOLERANCE
+    ):
+        raise ValueError(f"pose {i} is not a rigid transform (rotation part not orthonormal, or last row not 0 0 0 1)")
+    return pose
+
+
+def _view_points(cloud, i: int) -> np.ndarray:
+    pts = np.asarray(cloud, dtype=np.float64)
+    if pts.ndim < 2 or pts.shape[-1] != 3:
+        raise ValueError(f"cloud {i} must be (N, 3) or an organised (H, W, 3) array, got shape {pts.shape}")
+    pts = pts.reshape(-1, 3)
+    return pts[np.isfinite(pts).all(1)]
+
+
+def fuse_clouds(
+    clouds: Sequence[np.ndarray],
+    poses: Sequence[np.ndarray],
+    voxel_size: float = 0.002,
+    normal_radius: float | None = 0.01,
+    normal_knn: int = 30,
+) -> FusedCloud:
+    """One cloud from several views: clouds[i] ((N, 3) or organised (H, W, 3), NaN for no return)
+    in sensor i's frame, poses[i] that sensor's 4x4 pose in the common frame. ValueError on
+    mismatched or malformed inputs, or when no view has a finite point."""
+    if len(clouds) != len(poses):
+        raise ValueError(f"{len(clouds)} clouds but {len(poses)} poses: one pose per cloud")
+    if len(clouds) == 0:
+        raise ValueError("no clouds to fuse")
+    if not voxel_size > 0:
+        raise ValueError(f"voxel_size must be positive metres, got {voxel_size}")
+    all_pts, all_nrm, all_view, sensors = [], [], [], []
+    for i, (cloud, pose) in enumerate(zip(clouds, poses, strict=True)):
+        pose, pts = _check_pose(pose, i), _view_points(cloud, i)
+        sensors.append(pose[:3, 3])
+        if len(pts) == 0:
+            continue
+        nrm = N.orient_towards(pts, N.estimate_normals(pts, normal_radius, normal_knn), np.zeros(3))
+        all_pts.append(pts @ pose[:3, :3].T + pose[:3, 3])
+        all_nrm.append(nrm @ pose[:3, :3].T)
+        all_view.append(np.full(len(pts), i))
+    if not all_pts:
+        raise ValueError(f"none of the {len(clouds)} clouds has a finite point")
+    pts, nrm, view = np.concatenate(all_pts), np.concatenate(all_nrm), np.concatenate(all_view)
+    first, _ = voxel_representatives(pts, voxel_size)
+    first = np.sort(first)  # input order: the first view's points first
+    return FusedCloud(pts[first], nrm[first], view[first], np.asarray(sensors))
