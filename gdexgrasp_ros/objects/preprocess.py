@@ -84,8 +84,9 @@ class PreprocessConfig:
     min_cluster_size: int = 50  # clusters with fewer voxels are ignored as clutter / sensor noise
     # A piece of the object that a thin, unseen link separates from it (a vase's foot under its
     # body) joins the target: a cluster within part_gap of it whose footprint on the support plane
-    # lies, for at least part_footprint_share of its voxels, inside the target's footprint grown
-    # by cluster_eps. Distractors stand beside the target, not under it.
+    # lies, for at least part_footprint_share of its voxels, inside the target's footprint (its
+    # convex outline, scaled about its centre so the farthest point moves out by cluster_eps).
+    # Distractors stand beside the target, not under it.
     part_gap: float = 0.03
     part_footprint_share: float = 0.8
     # "largest": the cluster with most voxels; "nearest": the cluster with the point closest to
@@ -425,6 +426,12 @@ def _grow_down(
     return np.concatenate([members, low[taken]])
 
 
+def _in_plane(plane: np.ndarray):
+    """points (N, 3) -> their 2-D coordinates in the plane (a fixed tangent basis of its normal)."""
+    e1, e2 = N.tangent_basis(plane[None, :3])
+    return lambda p: np.stack([p @ e1[0], p @ e2[0]], axis=1)
+
+
 def _support_plane(points: np.ndarray, plane: np.ndarray, config: PreprocessConfig) -> np.ndarray | None:
     """A complete cloud's dominant plane, if it is a support surface (a table under fused views),
     turned towards the objects; None if it is part of the object.
@@ -448,8 +455,7 @@ def _support_plane(points: np.ndarray, plane: np.ndarray, config: PreprocessConf
         return None
     flip = 1.0 if above.sum() >= below.sum() else -1.0
     side = above if flip > 0 else below
-    e1, e2 = N.tangent_basis(plane[None, :3])
-    flat = lambda p: np.stack([p @ e1[0], p @ e2[0]], axis=1)  # noqa: E731 - coordinates in the plane
+    flat = _in_plane(plane)
     objects, support = flat(points[side]), flat(points[inliers])
     near, _ = cKDTree(objects).query(support, distance_upper_bound=2 * config.cluster_eps)
     beyond = ~np.isfinite(near)
@@ -489,8 +495,7 @@ def _with_separated_parts(points, cluster_labels, kept, target, plane, config: P
     mask = cluster_labels == target
     if plane is None or len(kept) < 2:
         return mask
-    e1, e2 = N.tangent_basis(plane[None, :3])
-    flat = lambda p: np.stack([p @ e1[0], p @ e2[0]], axis=1)  # noqa: E731 - coordinates in the plane
+    flat = _in_plane(plane)
     body = flat(points[mask])
     centre = body.mean(0)
     reach = np.linalg.norm(body - centre, axis=1).max()
@@ -499,7 +504,7 @@ def _with_separated_parts(points, cluster_labels, kept, target, plane, config: P
         outline = Delaunay(grown)
     except QhullError:  # the target projects onto a line: no footprint
         return mask
-    tree = cKDTree(points[cluster_labels == target])
+    tree = cKDTree(points[mask])
     for k in kept:
         if k == target:
             continue
