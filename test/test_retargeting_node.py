@@ -106,6 +106,7 @@ def test_robot_description_is_latched_for_rviz(running):
 def test_a_grasp_over_dds_gives_joint_states_trajectory_and_wrist_pose(running):
     probe, proc = running
     cloud_pts = np.random.default_rng(0).uniform(-0.05, 0.05, (300, 3))
+    wait_for(lambda: probe.cloud.get_subscription_count() > 0, 30.0, "the object_cloud subscription", proc)
     probe.cloud.publish(arrays_to_cloud(cloud_pts, Header(frame_id="object"), labels=np.arange(300) % 2))
     msg, kp, W = _grasp("g_ok")
     _send_and_wait(probe, proc, msg)
@@ -134,10 +135,25 @@ def test_a_grasp_over_dds_gives_joint_states_trajectory_and_wrist_pose(running):
     assert np.allclose(back, 0.08 * W[:3, 2], atol=1e-6)  # backed off away from the palm
 
 
+def _markers_with_the_cloud(probe, proc, cloud_pts, attempts: int = 5):
+    """The markers of a grasp sent after the node has the cloud. The cloud (best effort, sensor
+    QoS) and the grasp travel on different topics, so the node may take the grasp first: then
+    the markers have no object and the cloud is sent again with another grasp."""
+    wait_for(lambda: probe.cloud.get_subscription_count() > 0, 30.0, "the object_cloud subscription", proc)
+    for i in range(attempts):
+        probe.cloud.publish(arrays_to_cloud(cloud_pts, Header(frame_id="object"), labels=np.arange(len(cloud_pts)) % 2))
+        before = probe.count("markers")
+        _send_and_wait(probe, proc, _grasp(f"g_markers_{i}")[0])
+        wait_for(lambda before=before: probe.count("markers") > before, 30.0, "markers", proc)
+        markers = probe.latest("markers").markers
+        if any(m.ns == "object" for m in markers):
+            return markers
+    raise AssertionError(f"no markers with the object cloud after {attempts} grasps")
+
+
 def test_markers_hold_deleteall_then_the_hand_mesh(running):
     probe, proc = running
-    wait_for(lambda: probe.count("markers") > 0, 30.0, "markers", proc)
-    markers = probe.latest("markers").markers
+    markers = _markers_with_the_cloud(probe, proc, np.random.default_rng(0).uniform(-0.05, 0.05, (300, 3)))
     assert markers[0].action == Marker.DELETEALL
     tri = [m for m in markers if m.type == Marker.TRIANGLE_LIST]
     assert len(tri) == 1 and len(tri[0].points) > 0 and len(tri[0].points) % 3 == 0
