@@ -81,3 +81,42 @@ def test_bad_inputs_are_refused_with_a_reason(views):
         fuse_clouds([np.full((4, 4, 3), np.nan)], [pose])
     with pytest.raises(ValueError, match=r"\(N, 3\)"):
         fuse_clouds([np.zeros((5, 2))], [pose])
+
+
+def test_labels_travel_with_the_kept_points(views):
+    # Label each pixel by its column half: a kept point's label must be its own pixel's.
+    labels = [np.broadcast_to((np.arange(v.points.shape[1]) >= v.points.shape[1] // 2).astype(int), v.points.shape[:2])
+              for v in views]  # fmt: skip
+    fused = fuse_clouds([v.points for v in views], [v.cam_to_world for v in views], labels=labels)
+    plain = fuse_clouds([v.points for v in views], [v.cam_to_world for v in views])
+    assert np.array_equal(fused.points, plain.points) and plain.labels is None
+    expected = []
+    for v, lab in zip(views, labels, strict=True):
+        finite = np.isfinite(v.points).all(-1)
+        expected.append(lab[finite])
+    expected = np.concatenate(expected)
+    world = np.concatenate([v.world_points()[np.isfinite(v.points).all(-1)] for v in views])
+    _, row = cKDTree(world).query(fused.points)
+    assert np.array_equal(fused.labels, expected[row])
+    assert set(np.unique(fused.labels)) == {0, 1}
+    with pytest.raises(ValueError, match="label arrays"):
+        fuse_clouds([v.points for v in views], [v.cam_to_world for v in views], labels=labels[:1])
+    with pytest.raises(ValueError, match="shape"):
+        fuse_clouds([views[0].points], [views[0].cam_to_world], labels=[np.zeros(3)])
+
+
+def test_table_scene_views_circle_the_target_and_the_first_is_the_single_view():
+    from gdexgrasp_ros.objects.camera import mug_box_ball, table_top_scene
+
+    mug = mug_box_ball()[0]
+    single = table_top_scene(mug, [], seed=3)
+    three = table_top_scene(mug, [], seed=3, views=3)
+    assert len(three.views) == 3 and three.views[0] is three.cloud
+    assert np.array_equal(single.cloud.points, three.cloud.points, equal_nan=True)
+    eyes = np.array([v.cam_to_world[:3, 3] - three.target_center_world for v in three.views])
+    assert np.allclose(np.linalg.norm(eyes, axis=1), np.linalg.norm(eyes[0]))  # same distance
+    assert np.allclose(eyes[:, 2], eyes[0, 2])  # same height
+    azimuth = np.degrees(np.arctan2(eyes[:, 1], eyes[:, 0]))
+    assert np.allclose(np.sort((azimuth - azimuth[0]) % 360), [0, 120, 240], atol=1e-6)
+    with pytest.raises(ValueError, match="views"):
+        table_top_scene(mug, [], views=0)

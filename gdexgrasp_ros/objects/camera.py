@@ -162,6 +162,9 @@ class TableTopScene:
     table_index: int  # object_index of the table in cloud.object_index (target 0, distractors 1..k)
     target_center_world: np.ndarray  # (3,) centre of the placed target's bounding box
     target_center_camera: np.ndarray  # (3,) the same point in the camera optical frame
+    # Every rendered view, `cloud` first; the others from cameras at the same distance and
+    # elevation, evenly spaced in azimuth around the target (table_top_scene's `views`).
+    views: tuple[OrganizedCloud, ...] = ()
 
 
 def _footprint(mesh: PartMesh) -> tuple[np.ndarray, float]:
@@ -215,15 +218,18 @@ def _table_mesh(table_size: float, thickness: float = 0.02) -> PartMesh:
     return PartMesh(corners, np.array(faces), np.full(len(faces), UNLABELLED))
 
 
-def _table_camera(center: np.ndarray, rng) -> np.ndarray:
-    """A camera 0.6-0.9 m from center, 30-50 degrees above the table plane, random azimuth."""
+def _table_cameras(center: np.ndarray, rng, views: int = 1) -> list[np.ndarray]:
+    """Cameras 0.6-0.9 m from center, 30-50 degrees above the table plane: the first at a random
+    azimuth, the others at the same distance and elevation, turned by 360/views degrees each."""
     distance = rng.uniform(0.6, 0.9)
     elevation = np.deg2rad(rng.uniform(30.0, 50.0))
     azimuth = rng.uniform(0, 2 * np.pi)
-    offset = distance * np.array(
-        [np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)]
-    )
-    return look_at(center + offset, center)
+    poses = []
+    for k in range(views):
+        a = azimuth + 2 * np.pi * k / views
+        offset = distance * np.array([np.cos(elevation) * np.cos(a), np.cos(elevation) * np.sin(a), np.sin(elevation)])
+        poses.append(look_at(center + offset, center))
+    return poses
 
 
 def table_top_scene(
@@ -233,12 +239,17 @@ def table_top_scene(
     table_size: float = 0.8,
     noise_std: float = 0.001,
     camera: PinholeCamera | None = None,
+    views: int = 1,
 ) -> TableTopScene:
     """Stand the target (at the table centre) and distractors on a table (top at z = 0) and render it.
 
     Objects keep their orientation (+z is up) and are only translated. Distractors are placed
-    0.15-0.3 m from the target without overlapping footprints. Deterministic for a seed.
+    0.15-0.3 m from the target without overlapping footprints. Deterministic for a seed. `views`
+    > 1 renders the scene from that many cameras around the target (TableTopScene.views); the
+    first is the one a single view gets for the same seed.
     """
+    if views < 1:
+        raise ValueError(f"views must be >= 1, got {views}")
     objects = [target, *distractors]
     for i, obj in enumerate(objects):
         if obj.mesh is None:
@@ -253,10 +264,13 @@ def table_top_scene(
     placed = [_place(obj, xy) for obj, xy in zip(objects, positions, strict=True)]
     lo, hi = placed[0].mesh.vertices.min(0), placed[0].mesh.vertices.max(0)
     center = (lo + hi) / 2
-    pose = _table_camera(center, rng)
+    poses = _table_cameras(center, rng, views)
+    pose = poses[0]
     table_index = len(placed)
     meshes = [(obj.mesh, i) for i, obj in enumerate(placed)] + [(_table_mesh(table_size), table_index)]
-    cloud = render_depth_cloud(meshes, camera or PinholeCamera(), pose, noise_std, seed)
+    rendered = tuple(render_depth_cloud(meshes, camera or PinholeCamera(), p, noise_std, seed + k)
+                     for k, p in enumerate(poses))  # fmt: skip
+    cloud = rendered[0]
     index = cloud.object_index
     center_cam = np.linalg.inv(pose)[:3] @ np.append(center, 1.0)
     return TableTopScene(
@@ -268,6 +282,7 @@ def table_top_scene(
         table_index=table_index,
         target_center_world=center,
         target_center_camera=center_cam,
+        views=rendered,
     )
 
 

@@ -28,6 +28,7 @@ class FusedCloud:
     normals: np.ndarray  # (M, 3) unit, each towards the sensor that saw the point
     view: np.ndarray  # (M,) int, index of the view each point came from
     sensors: np.ndarray  # (V, 3) sensor origins in the common frame
+    labels: np.ndarray | None = None  # (M,) int64 part labels, when every view carried them
 
 
 def _check_pose(pose, i: int) -> np.ndarray:
@@ -44,12 +45,18 @@ def _check_pose(pose, i: int) -> np.ndarray:
     return pose
 
 
-def _view_points(cloud, i: int) -> np.ndarray:
+def _view_points(cloud, i: int, labels=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The view's finite points (K, 3), and their labels when given."""
     pts = np.asarray(cloud, dtype=np.float64)
     if pts.ndim < 2 or pts.shape[-1] != 3:
         raise ValueError(f"cloud {i} must be (N, 3) or an organised (H, W, 3) array, got shape {pts.shape}")
-    pts = pts.reshape(-1, 3)
-    return pts[np.isfinite(pts).all(1)]
+    finite = np.isfinite(pts.reshape(-1, 3)).all(1)
+    if labels is None:
+        return pts.reshape(-1, 3)[finite], None
+    lab = np.asarray(labels)
+    if lab.shape != pts.shape[:-1]:
+        raise ValueError(f"labels {i} must have the shape {pts.shape[:-1]} of its cloud's points, got {lab.shape}")
+    return pts.reshape(-1, 3)[finite], lab.reshape(-1).astype(np.int64)[finite]
 
 
 def fuse_clouds(
@@ -58,19 +65,24 @@ def fuse_clouds(
     voxel_size: float = 0.002,
     normal_radius: float | None = 0.01,
     normal_knn: int = 30,
+    labels: Sequence[np.ndarray] | None = None,
 ) -> FusedCloud:
     """One cloud from several views: clouds[i] ((N, 3) or organised (H, W, 3), NaN for no return)
-    in sensor i's frame, poses[i] that sensor's 4x4 pose in the common frame. ValueError on
-    mismatched or malformed inputs, or when no view has a finite point."""
+    in sensor i's frame, poses[i] that sensor's 4x4 pose in the common frame; labels[i] (optional,
+    the points' leading shape) are carried to the kept points. ValueError on mismatched or
+    malformed inputs, or when no view has a finite point."""
     if len(clouds) != len(poses):
         raise ValueError(f"{len(clouds)} clouds but {len(poses)} poses: one pose per cloud")
+    if labels is not None and len(labels) != len(clouds):
+        raise ValueError(f"{len(clouds)} clouds but {len(labels)} label arrays: one per cloud, or none")
     if len(clouds) == 0:
         raise ValueError("no clouds to fuse")
     if not voxel_size > 0:
         raise ValueError(f"voxel_size must be positive metres, got {voxel_size}")
-    all_pts, all_nrm, all_view, sensors = [], [], [], []
+    all_pts, all_nrm, all_view, all_lab, sensors = [], [], [], [], []
     for i, (cloud, pose) in enumerate(zip(clouds, poses, strict=True)):
-        pose, pts = _check_pose(pose, i), _view_points(cloud, i)
+        pose = _check_pose(pose, i)
+        pts, lab = _view_points(cloud, i, None if labels is None else labels[i])
         sensors.append(pose[:3, 3])
         if len(pts) == 0:
             continue
@@ -78,9 +90,11 @@ def fuse_clouds(
         all_pts.append(pts @ pose[:3, :3].T + pose[:3, 3])
         all_nrm.append(nrm @ pose[:3, :3].T)
         all_view.append(np.full(len(pts), i))
+        all_lab.append(lab)
     if not all_pts:
         raise ValueError(f"none of the {len(clouds)} clouds has a finite point")
     pts, nrm, view = np.concatenate(all_pts), np.concatenate(all_nrm), np.concatenate(all_view)
     first, _ = voxel_representatives(pts, voxel_size)
     first = np.sort(first)  # input order: the first view's points first
-    return FusedCloud(pts[first], nrm[first], view[first], np.asarray(sensors))
+    lab = None if labels is None else np.concatenate(all_lab)[first]
+    return FusedCloud(pts[first], nrm[first], view[first], np.asarray(sensors), lab)
