@@ -228,7 +228,7 @@ class GraspSynthesizer:
         up = np.asarray(self.config.up_axis, dtype=float)
         labels, dense = request.labels, None
         pre = self.config.preprocess_config
-        kind = self.config.cloud_kind if self.config.cloud_kind != "auto" else pre.cloud_kind
+        kind = request.cloud_kind or (self.config.cloud_kind if self.config.cloud_kind != "auto" else pre.cloud_kind)
         organised = request.organized_shape is not None
         if self.config.preprocess:
             try:
@@ -248,9 +248,12 @@ class GraspSynthesizer:
             points = request.points
             normals = request.normals if request.normals is not None else \
                 estimate_normals(points, request.viewpoint, pre, kind)  # fmt: skip
+        source = "set by the request" if request.cloud_kind else source
         estimated = "outward" if kind == "complete" else "towards the viewpoint"
         note = f"{kind} ({source}), " + ("normals from the cloud" if request.normals is not None else
                                          f"normals estimated {estimated}")  # fmt: skip
+        if request.cloud_source:
+            note = f"{request.cloud_source}; {note}"
         part_names = list(request.part_names)
         if labels is not None and part_names:
             ids = np.asarray(labels, dtype=np.int64)

@@ -36,6 +36,8 @@ class RawRequest:
     timeout: float = 0.0
     viewpoint: np.ndarray | None = None  # sensor position in the cloud's frame (None: the frame's origin)
     part_names: tuple[str, ...] = ()  # names of the label ids carried by the cloud
+    cloud_kind: str = ""  # "camera" | "complete" when the caller knows (fused views); "" = the configured kind
+    cloud_source: str = ""  # where the cloud came from, for the result's rationale (e.g. "fused 3 views")
 
 
 @dataclass
@@ -61,6 +63,8 @@ class SynthesisRequest:
     part_names: tuple[str, ...] = ()  # names of the label ids (label i is part_names[i])
     # time.monotonic() when the goal arrived: its time limit counts from here (None: from synthesize()).
     received: float | None = None
+    cloud_kind: str = ""  # "" = the synthesizer's configured cloud_kind
+    cloud_source: str = ""
 
 
 @dataclass
@@ -105,7 +109,15 @@ def validate_request(raw: RawRequest, defaults: RequestDefaults | None = None) -
         timeout=timeout,
         viewpoint=_validate_viewpoint(raw.viewpoint),
         part_names=_validate_part_names(raw.part_names),
+        cloud_kind=_validate_cloud_kind(raw.cloud_kind),
+        cloud_source=raw.cloud_source,
     )
+
+
+def _validate_cloud_kind(kind: str) -> str:
+    if kind not in ("", "camera", "complete"):
+        raise GraspError(ErrorCode.INVALID_GOAL, f"cloud_kind must be 'camera', 'complete' or empty, got '{kind}'")
+    return kind
 
 
 def _validate_viewpoint(viewpoint) -> np.ndarray:

@@ -135,13 +135,15 @@ def by_row(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
     return out
 
 
-def table1(records: list[dict], header: list[str]) -> str:
+def table1(records: list[dict], header: list[str], views: int = 1) -> str:
     groups = by_row([r for r in records if r.get("role", "main") == "main"])
+    rows = [(p, m, label.replace("one camera view", f"{views} fused camera views") if views > 1 else label)
+            for p, m, label in TABLE1_ROWS]  # fmt: skip
     lines = [*header, "", "## Table 1: best-ranked grasp per goal (the paper's protocol)", ""]
-    present = [(label, summarize(groups[(p, m)])) for p, m, label in TABLE1_ROWS if groups.get((p, m))]
+    present = [(label, summarize(groups[(p, m)])) for p, m, label in rows if groups.get((p, m))]
     lines += _table(present, PAPER_TABLE1)
     lines += ["", "## Mean over each goal's returned grasps (top-k)", ""]
-    lines += _table([(label, summarize(groups[(p, m)], best=False)) for p, m, label in TABLE1_ROWS
+    lines += _table([(label, summarize(groups[(p, m)], best=False)) for p, m, label in rows
                      if groups.get((p, m))])  # fmt: skip
     lines += ["", "## Per-stage evidence (every preset and mode that ran)", ""]
     lines += _diagnostics_table(groups)

@@ -4,8 +4,11 @@ A goal's cloud is what its mode says: `inferred`, the complete shape sampled int
 cloud in its object frame; `gt`, the same cloud carrying the ground-truth part labels and names;
 `camera`, one virtual 640x480 depth view of the shape alone on a table from a seeded viewpoint
 (30-50 degrees above the table, random azimuth, 0.6-0.9 m away; objects.camera.table_top_scene),
-unlabelled, in the camera's optical frame. The grasps come back in the cloud's frame and are
-moved into the object frame to be judged (evaluate.py) on the shape's mesh.
+unlabelled, in the camera's optical frame; with `views` > 1, that many views from cameras evenly
+spaced in azimuth around the shape (the first is the single view), fused in the table's frame
+(objects.fusion.fuse_clouds) and sent as a complete cloud with the fused normals. The grasps come
+back in the cloud's frame and are moved into the object frame to be judged (evaluate.py) on the
+shape's mesh.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ..config import PRESETS, SynthesizerConfig
 from ..errors import GraspError
 from ..hand import load_hand_model
 from ..objects.camera import table_size_for, table_top_scene
+from ..objects.fusion import fuse_clouds
 from ..objects.part_object import sample_mesh
 from ..pipeline import GraspSynthesizer
 from ..request import RawRequest, validate_request
@@ -48,6 +52,7 @@ class RunOptions:
     retriever: str = ""  # replaces the full method's prior where a preset uses it ("" = the preset's)
     prior_database: str = ""  # retriever "database": the file ("" = the shipped one)
     generator: str = ""  # replaces the full method's generator where a preset uses it ("" = the preset's)
+    views: int = 1  # camera mode: depth views fused into the goal's cloud
 
     def six_for(self, goal: Goal) -> bool:
         """Whether the goal's best grasp also gets the six-direction simulation."""
@@ -61,6 +66,8 @@ class RunOptions:
             out.update(retriever=self.retriever, prior_database=self.prior_database)
         if self.generator:
             out.update(generator=self.generator)
+        if self.views != 1 and goal.mode == "camera":
+            out.update(views=self.views)
         return out
 
     def synthesizer_config(self, goal: Goal) -> SynthesizerConfig:
@@ -131,7 +138,7 @@ class Worker:
     def _run(self, goal: Goal, record: dict) -> None:
         loaded, ref = self.shape(goal)
         record["closed"], record["has_mesh"] = loaded.closed, loaded.obj.mesh is not None
-        built = build_request(goal, loaded.obj, self.options.cloud_points, self.options.max_grasps)
+        built = build_request(goal, loaded.obj, self.options.cloud_points, self.options.max_grasps, self.options.views)
         if built is None:
             record.update(status="SKIPPED", error="camera mode needs a mesh to render; this shape is points only")
             return
@@ -181,18 +188,24 @@ def goal_record(goal: Goal) -> dict:
     }  # fmt: skip
 
 
-def build_request(goal: Goal, obj, cloud_points: int, max_grasps: int = 3) -> tuple[RawRequest, np.ndarray] | None:
+def build_request(goal: Goal, obj, cloud_points: int, max_grasps: int = 3, views: int = 1
+                  ) -> tuple[RawRequest, np.ndarray] | None:  # fmt: skip
     """The goal's raw request and the transform from its cloud's frame to the object frame (4x4)."""
     common = dict(instruction=goal.instruction.text, object_category=goal.shape.category, max_grasps=max_grasps,
                   robot_hand="none", timeout=GOAL_TIMEOUT)  # fmt: skip
     if goal.mode == "camera":
         if obj.mesh is None:
             return None
-        scene = table_top_scene(obj, [], seed=goal.scene_seed, table_size=table_size_for(obj))
+        scene = table_top_scene(obj, [], seed=goal.scene_seed, table_size=table_size_for(obj), views=views)
         placed = scene.objects[0].mesh.vertices[0] - obj.mesh.vertices[0]  # the table scene only translates
-        to_object = scene.cloud.cam_to_world.copy()
-        to_object[:3, 3] -= placed
-        return RawRequest(points=scene.cloud.points, frame_id="camera_optical_frame", **common), to_object
+        to_object = np.eye(4)
+        to_object[:3, 3] = -placed
+        if views == 1:
+            return RawRequest(points=scene.cloud.points, frame_id="camera_optical_frame", **common), \
+                to_object @ scene.cloud.cam_to_world  # fmt: skip
+        fused = fuse_clouds([v.points for v in scene.views], [v.cam_to_world for v in scene.views])
+        return RawRequest(points=fused.points, normals=fused.normals, frame_id="table", viewpoint=fused.sensors[0],
+                          cloud_kind="complete", cloud_source=f"fused {views} views", **common), to_object  # fmt: skip
     if obj.mesh is not None:
         points, _, labels = sample_mesh(obj.mesh, cloud_points, goal.scene_seed)
     else:
