@@ -9,7 +9,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from gdexgrasp_ros.objects.camera import PinholeCamera, look_at, render_depth_cloud
-from gdexgrasp_ros.objects.fusion import fuse_clouds
+from gdexgrasp_ros.objects.fusion import fuse_clouds, fused_cloud_kind
 from gdexgrasp_ros.objects.part_object import PartMesh
 from gdexgrasp_ros.objects.preprocess import preprocess_cloud
 
@@ -120,3 +120,15 @@ def test_table_scene_views_circle_the_target_and_the_first_is_the_single_view():
     assert np.allclose(np.sort((azimuth - azimuth[0]) % 360), [0, 120, 240], atol=1e-6)
     with pytest.raises(ValueError, match="views"):
         table_top_scene(mug, [], views=0)
+
+
+def test_views_from_around_make_a_complete_cloud_and_views_from_one_side_do_not(views):
+    around = fuse_clouds([v.points for v in views], [v.cam_to_world for v in views])
+    assert fused_cloud_kind(around) == "complete"
+    assert fused_cloud_kind(fuse_clouds([views[0].points], [views[0].cam_to_world])) == "camera"
+    # Two sensors 20 degrees apart on the same side, and the same sensor twice: still one side.
+    near = look_at((0.4 * np.cos(0.35), 0.4 * np.sin(0.35), 0.25), (0, 0, 0.05))
+    side = fuse_clouds([views[0].points, views[0].points], [views[0].cam_to_world, near])
+    assert fused_cloud_kind(side) == "camera"
+    same = fuse_clouds([views[0].points, views[0].points], [views[0].cam_to_world] * 2)
+    assert fused_cloud_kind(same) == "camera"

@@ -26,7 +26,7 @@ from ..config import PRESETS, SynthesizerConfig
 from ..errors import GraspError
 from ..hand import load_hand_model
 from ..objects.camera import table_size_for, table_top_scene
-from ..objects.fusion import fuse_clouds
+from ..objects.fusion import fuse_clouds, fused_cloud_kind
 from ..objects.part_object import sample_mesh
 from ..pipeline import GraspSynthesizer
 from ..request import RawRequest, validate_request
@@ -205,7 +205,8 @@ def build_request(goal: Goal, obj, cloud_points: int, max_grasps: int = 3, views
                 to_object @ scene.cloud.cam_to_world  # fmt: skip
         fused = fuse_clouds([v.points for v in scene.views], [v.cam_to_world for v in scene.views])
         return RawRequest(points=fused.points, normals=fused.normals, frame_id="table", viewpoint=fused.sensors[0],
-                          cloud_kind="complete", cloud_source=f"fused {views} views", **common), to_object  # fmt: skip
+                          cloud_kind=fused_cloud_kind(fused), cloud_source=f"fused {views} views", **common), \
+            to_object  # fmt: skip
     if obj.mesh is not None:
         points, _, labels = sample_mesh(obj.mesh, cloud_points, goal.scene_seed)
     else:

@@ -1,6 +1,8 @@
-"""A SynthesizeGrasp goal (plus the latest cloud and instruction a server kept) -> a validated SynthesisRequest."""
+"""A SynthesizeGrasp goal (plus the latest clouds and instruction a server kept) -> a validated SynthesisRequest."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from gdexgrasp_msgs.action import SynthesizeGrasp
 from sensor_msgs.msg import PointCloud2
@@ -9,21 +11,28 @@ from std_msgs.msg import Header
 from ..errors import ErrorCode, GraspError
 from ..request import RawRequest, RequestDefaults, SynthesisRequest, validate_request
 from .cloud_conversions import CloudFormatError, cloud_to_arrays, is_empty
+from .cloud_fusion import fuse_messages
 from .tf_helpers import lookup_rigid
 
 
-def goal_request(goal: SynthesizeGrasp.Goal, latest_cloud: PointCloud2 | None, latest_instruction: str | None,
-                 label_names: tuple[str, ...], defaults: RequestDefaults, tf_buffer, received: float
-                 ) -> tuple[SynthesisRequest, Header]:  # fmt: skip
+def goal_request(goal: SynthesizeGrasp.Goal, latest_clouds: Sequence[PointCloud2], latest_instruction: str | None,
+                 label_names: tuple[str, ...], defaults: RequestDefaults, tf_buffer, received: float,
+                 fuse_frame: str = "") -> tuple[SynthesisRequest, Header]:  # fmt: skip
     """The validated request, and the header its grasps carry (the cloud's stamp, the result's frame).
 
-    An empty goal cloud / instruction means the latest one received on the topics; `received`
-    (time.monotonic()) is when the goal started: its time limit counts from there."""
-    cloud = goal.cloud if not is_empty(goal.cloud) else latest_cloud
+    An empty goal cloud means the latest cloud received on the topic, or, when `latest_clouds`
+    (oldest first) holds several, those clouds fused (cloud_fusion.py); an empty instruction means
+    the latest one received. `received` (time.monotonic()) is when the goal started: its time limit
+    counts from there."""
+    cloud = goal.cloud if not is_empty(goal.cloud) else (latest_clouds[-1] if latest_clouds else None)
     instruction = goal.instruction if goal.instruction.strip() else latest_instruction
-    points = labels = normals = None
-    frame_id = ""
-    if cloud is not None:
+    points = labels = normals = viewpoint = None
+    frame_id = kind = source = ""
+    if cloud is not None and cloud is not goal.cloud and len(latest_clouds) > 1:
+        fused = fuse_messages(list(latest_clouds), fuse_frame, tf_buffer)
+        arrays, viewpoint, kind, source = fused.arrays, fused.viewpoint, fused.cloud_kind, fused.source
+        points, labels, normals, frame_id = arrays.points, arrays.labels, arrays.normals, arrays.frame_id
+    elif cloud is not None:
         try:
             arrays = cloud_to_arrays(cloud)
         except CloudFormatError as err:
@@ -32,7 +41,8 @@ def goal_request(goal: SynthesizeGrasp.Goal, latest_cloud: PointCloud2 | None, l
     raw = RawRequest(points=points, labels=labels, normals=normals, frame_id=frame_id, instruction=instruction,
                      object_category=goal.object_category, target_frame=goal.target_frame,
                      max_grasps=goal.max_grasps, hand_model=goal.hand_model, robot_hand=goal.robot_hand,
-                     timeout=goal.timeout, part_names=label_names)  # fmt: skip
+                     timeout=goal.timeout, part_names=label_names, viewpoint=viewpoint, cloud_kind=kind,
+                     cloud_source=source)  # fmt: skip
     request = validate_request(raw, defaults)
     request.received = received
     if request.target_frame and request.target_frame != request.frame_id:
@@ -40,6 +50,6 @@ def goal_request(goal: SynthesizeGrasp.Goal, latest_cloud: PointCloud2 | None, l
         R, t = lookup_rigid(tf_buffer, request.target_frame, request.frame_id)
         request.points = request.points @ R.T + t
         request.normals = None if request.normals is None else request.normals @ R.T
-        request.viewpoint = t  # the sensor (the cloud frame's origin) in the target frame
+        request.viewpoint = R @ request.viewpoint + t  # the sensor in the target frame
         request.frame_id = request.target_frame
     return request, Header(stamp=cloud.header.stamp, frame_id=request.frame_id)

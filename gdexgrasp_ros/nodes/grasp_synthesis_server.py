@@ -27,6 +27,7 @@ from std_msgs.msg import String
 from ..errors import ErrorCode, GraspError
 from ..pipeline import GraspSynthesizer
 from . import parameters as P
+from .cloud_fusion import CloudHistory
 from .goal_request import goal_request
 from .goal_scheduler import GoalScheduler
 from .grasp_conversions import failure_msg, feedback_msg, result_msg
@@ -42,7 +43,8 @@ class GraspSynthesisServer(LifecycleNode):
         self._start = P.declare(self, P.SERVER_PARAMETERS, P.server_cross_check)
         self._injected, self._synthesizer, self._active, self._error, self._entities = synthesizer, None, False, "", []
         self._lock = threading.Lock()
-        self._latest_cloud = self._latest_instruction = None  # the last PointCloud2 / String on the topics
+        self._latest_instruction = None  # the last String on the instruction topic
+        self._clouds = CloudHistory()  # the last PointCloud2s on the cloud topic (fuse_views of them)
         p = lambda name: self.get_parameter(name).value  # noqa: E731
         self._scheduler = GoalScheduler(lambda: p("goal_policy"), lambda: p("max_queued_goals"))
         if self._start["autostart"]:
@@ -69,9 +71,9 @@ class GraspSynthesisServer(LifecycleNode):
         latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
                              reliability=QoSReliabilityPolicy.RELIABLE)  # fmt: skip
         self._grasp_pub = self.create_publisher(HandGrasp, s["grasps_topic"], 10)
-        cloud, text = partial(self._keep, "_latest_cloud"), partial(self._keep, "_latest_instruction")
+        text = partial(self._keep, "_latest_instruction")
         self._entities = [
-            self.create_subscription(PointCloud2, s["cloud_topic"], cloud, qos_profile_sensor_data,
+            self.create_subscription(PointCloud2, s["cloud_topic"], self._on_cloud, qos_profile_sensor_data,
                                      callback_group=topics),
             self.create_subscription(String, s["instruction_topic"], text, 10, callback_group=topics),
             # A volatile publisher cannot feed this one: that is expected, not worth a warning each time.
@@ -113,11 +115,15 @@ class GraspSynthesisServer(LifecycleNode):
             self.destroy_publisher(self._grasp_pub)
         self._entities, self._synthesizer = [], None
         with self._lock:
-            self._latest_cloud = self._latest_instruction = None
+            self._latest_instruction = None
+        self._clouds.clear()
 
-    def _keep(self, name: str, value) -> None:  # the latest cloud / instruction, for goals that leave them empty
+    def _keep(self, name: str, value) -> None:  # the latest instruction, for goals that leave it empty
         with self._lock:
             setattr(self, name, value)
+
+    def _on_cloud(self, msg: PointCloud2) -> None:  # the latest clouds, for goals that leave theirs empty
+        self._clouds.add(msg, self.get_parameter("fuse_views").value)
 
     # -- the action ---------------------------------------------------------------------------
     def _on_cancel(self, goal_handle) -> CancelResponse:
@@ -145,12 +151,13 @@ class GraspSynthesisServer(LifecycleNode):
         if not self._active or synthesizer is None:
             return failure_msg(GraspError(ErrorCode.NOT_ACTIVE, "the server is not active; activate it first"))
         try:
+            p = lambda name: self.get_parameter(name).value  # noqa: E731
             with self._lock:
                 text = self._latest_instruction
-                latest = (self._latest_cloud, None if text is None else text.data)
-            names = tuple(n for n in self.get_parameter("label_names").value if n)
-            request, header = goal_request(goal_handle.request, *latest, names, P.request_defaults(self),
-                                           self._tf_buffer, received)  # fmt: skip
+            clouds = self._clouds.recent(p("fuse_views"), p("fuse_window"))
+            names = tuple(n for n in p("label_names") if n)
+            request, header = goal_request(goal_handle.request, clouds, None if text is None else text.data, names,
+                                           P.request_defaults(self), self._tf_buffer, received, p("fuse_frame"))  # fmt: skip
             goal_handle.publish_feedback(feedback_msg("preprocess", 0.0, 0, float("nan")))
             output = synthesizer.synthesize(
                 request,

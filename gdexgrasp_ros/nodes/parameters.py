@@ -46,6 +46,7 @@ class ParamSpec:
 _SYN, _OPT, _PRE, _REQ = SynthesizerConfig(), OptimizerConfig(), PreprocessConfig(), RequestDefaults()
 GOAL_POLICIES = ("queue", "reject", "preempt")
 _BIG = 1_000_000
+MAX_FUSE_VIEWS = 10  # clouds a server keeps for fusion (a 640x480 cloud is ~10 MB)
 
 SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("cloud_topic", "object_cloud", "input cloud topic (sensor_msgs/PointCloud2)"),
@@ -69,6 +70,12 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("robot_hand", _REQ.robot_hand, "robot hand for goals that say '' ('none' skips)", live=True),
     ParamSpec("robot_hands", list(_REQ.robot_hands), "robot hands a goal may ask for", live=True),
     ParamSpec("label_names", [""], "part names of the cloud's integer label field, by id", live=True),
+    ParamSpec("fuse_views", 1, "goals with an empty cloud: fuse the last N clouds on cloud_topic (1 = the latest "
+              "one only)", 1, MAX_FUSE_VIEWS, live=True),
+    ParamSpec("fuse_window", 5.0, "seconds before the newest cloud within which older clouds are fused", 0.0, 3600.0,
+              live=True),
+    ParamSpec("fuse_frame", "", "frame the fused cloud is built in ('' = the newest cloud's frame); a fixed frame "
+              "makes tf2 move each cloud at its own stamp (a camera on a moving arm)", live=True),
     ParamSpec("device", _SYN.device, "auto (CUDA when present) | cpu | cuda | cuda:N"),
     ParamSpec("mano_model_path", _SYN.mano_model_path, "a MANO_RIGHT.pkl you downloaded (hand_model mano)"),
     ParamSpec("cpu_threads", _SYN.cpu_threads, "torch CPU threads (0 = torch's default)", 0, 256),

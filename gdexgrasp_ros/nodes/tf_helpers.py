@@ -34,14 +34,15 @@ def transform_broadcaster(node: Node):
     return TransformBroadcaster(node)
 
 
-def lookup_rigid(buffer, target: str, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """(R, t) taking points in `source` to `target`; GraspError TRANSFORM_FAILED when there is none."""
+def lookup_rigid(buffer, target: str, source: str, stamp: Time | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(R, t) taking points in `source` to `target` at `stamp` (None: the latest transform);
+    GraspError TRANSFORM_FAILED when there is none."""
     if buffer is None:
         raise GraspError(ErrorCode.TRANSFORM_FAILED,
                          f"cannot express the result in '{target}': tf2_ros is not available "
                          "(ROS 2 from PyPI wheels); leave target_frame empty to get the cloud's frame")  # fmt: skip
     try:
-        tf = buffer.lookup_transform(target, source, Time(), timeout=Duration(seconds=1.0))
+        tf = buffer.lookup_transform(target, source, stamp or Time(), timeout=Duration(seconds=1.0))
     except Exception as err:  # noqa: BLE001 - tf2 raises several exception types
         raise GraspError(ErrorCode.TRANSFORM_FAILED, f"no transform from '{source}' to '{target}': {err}") from err
     q, p = tf.transform.rotation, tf.transform.translation

@@ -6,7 +6,8 @@ estimated on that view alone and turned towards its own sensor, the side that se
 points go into the common frame and one point per voxel is kept (the first view's first point, so
 the result is deterministic). Surfaces seen by several sensors end up with normals pointing out of
 the object, as a complete cloud's do: pass the result to objects.preprocess.preprocess_cloud with
-normals=fused.normals and cloud_kind="complete".
+normals=fused.normals and cloud_kind=fused_cloud_kind(fused) ("complete" when the sensors went
+round the object, "camera" when they all looked from one side).
 """
 
 from __future__ import annotations
@@ -98,3 +99,19 @@ def fuse_clouds(
     first = np.sort(first)  # input order: the first view's points first
     lab = None if labels is None else np.concatenate(all_lab)[first]
     return FusedCloud(pts[first], nrm[first], view[first], np.asarray(sensors), lab)
+
+
+SURROUND_ANGLE_DEG = 90.0  # sensors this far apart around the object: the fused cloud is taken as complete
+
+
+def fused_cloud_kind(fused: FusedCloud, min_angle_deg: float = SURROUND_ANGLE_DEG) -> str:
+    """The fused cloud's kind: "complete" when two sensors saw the cloud's centre from directions
+    at least min_angle_deg apart (the views go round the object, the fused normals point out), else
+    "camera": views from one side (or one static sensor) leave the back unseen, as one view does."""
+    directions = fused.sensors - fused.points.mean(0)
+    length = np.linalg.norm(directions, axis=1)
+    directions = directions[length > 1e-9] / length[length > 1e-9, None]
+    if len(directions) < 2:
+        return "camera"
+    cosines = np.clip(directions @ directions.T, -1.0, 1.0)
+    return "complete" if np.degrees(np.arccos(cosines.min())) >= min_angle_deg else "camera"
