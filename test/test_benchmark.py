@@ -252,3 +252,30 @@ def _state(pid: int) -> str:
             return next((line for line in f if line.startswith("State:")), "").lower()
     except OSError:
         return "gone"
+
+
+def test_camera_views_are_fused_around_the_shape_and_land_on_it_in_the_object_frame(tmp_path):
+    from gdexgrasp_ros.benchmark.plan import Goal, Instruction
+    from gdexgrasp_ros.benchmark.runner import RunOptions, build_request
+    from gdexgrasp_ros.objects.procedural import generate_object
+
+    obj = generate_object("mug", seed=4)
+    shape = BenchShape("procedural/mug/4", "mug", "procedural", "", 4)
+    goal = Goal(shape, Instruction("Grasp the mug by its handle.", "handle-grip", "handle", "test"), ("handle",),
+                "camera", "full", (5, 5), 0)  # fmt: skip
+    mesh = trimesh.Trimesh(obj.mesh.vertices, obj.mesh.faces, process=False)
+    covered = {}
+    for views in (1, 3):
+        raw, to_object = build_request(goal, obj, 2048, views=views)
+        pts = raw.points.reshape(-1, 3)
+        pts = pts[np.isfinite(pts).all(1)] @ to_object[:3, :3].T + to_object[:3, 3]
+        on_mug = np.abs(trimesh.proximity.signed_distance(mesh, pts[pts[:, 2] > mesh.bounds[0, 2] + 0.003])) < 0.004
+        assert on_mug.mean() > 0.9, "the views' points land on the shape once moved into the object frame"
+        surface, _ = trimesh.sample.sample_surface(mesh, 2000, seed=0)
+        from scipy.spatial import cKDTree
+
+        covered[views] = float(np.mean(cKDTree(pts).query(surface)[0] < 0.005))
+        assert raw.cloud_kind == ("complete" if views == 3 else "")
+    assert covered[3] > covered[1] + 0.2, covered
+    three = RunOptions(str(tmp_path), views=3)
+    assert three.signature(goal)["views"] == 3 and "views" not in RunOptions(str(tmp_path)).signature(goal)
