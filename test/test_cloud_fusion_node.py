@@ -165,3 +165,41 @@ def test_the_server_fuses_the_last_clouds_for_a_goal_without_one(server, scene):
     again = _goal_after(pub, proc, action, msgs, lambda r: want in r.arrangement.rationale)
     assert again.error_code == R.SUCCESS and want in again.arrangement.rationale, again.error_string
     assert proc.poll() is None
+
+
+def test_the_input_node_lets_the_server_use_its_own_clouds(server, scene):
+    """grasp_input_node with server_cloud: its own cloud topic carries only a cloud with no point (a goal
+    with it would end EMPTY_CLOUD); the goal goes without a cloud and the server fuses the camera's."""
+    import json
+
+    from std_msgs.msg import String
+
+    node, action, proc = server
+    statuses = []
+    node.create_subscription(String, "status", lambda m: statuses.append(json.loads(m.data)), 10)
+    own = node.create_publisher(PointCloud2, "input_cloud", 10)
+    camera = node.create_publisher(PointCloud2, "object_cloud", 10)
+    said = node.create_publisher(String, "instruction", 10)
+    near = np.linalg.norm(scene.cloud.points - scene.target_center_camera, axis=-1) < 0.12
+    cropped = np.where(near[..., None], scene.cloud.points, np.nan)
+    msgs = [arrays_to_cloud(p[np.isfinite(p).all(-1)], Header(frame_id="camera")) for p in _interleaved(cropped, VIEWS)]
+    empty = arrays_to_cloud(np.full((10, 3), np.nan), Header(frame_id="camera"))
+    input_node = start_node("gdexgrasp_ros.nodes.grasp_input_node", node.get_namespace(), str(ROOT / "config" / "gdexgrasp.yaml"),
+                            ["-p", "cloud_topic:=input_cloud", "-p", "server_cloud:=true", "-p", "object_category:=mug",
+                             "-p", "debounce:=0.0", "-p", "cloud_wait:=10.0", "-p", "server_wait:=30.0"])  # fmt: skip
+    try:
+        wait_for(lambda: own.get_subscription_count() > 0 and said.get_subscription_count() > 0, 30.0,
+                 "the input node's subscriptions", input_node)  # fmt: skip
+        for attempt in range(3):  # best effort may drop a cloud: try again with the clouds resent
+            for msg in [empty, *msgs]:
+                (own if msg is empty else camera).publish(msg)
+                time.sleep(0.1)
+            said.publish(String(data=f"hold the mug by its handle ({attempt})"))
+            wait_for(lambda n=attempt: len(statuses) > n, 120.0, "the input node's status line", input_node)
+            if statuses[-1]["error_code"] == "SUCCESS":
+                break
+        assert statuses[-1]["error_code"] == "SUCCESS", statuses
+        assert statuses[-1]["contact_part"] == "handle"
+    finally:
+        log = stop_node(input_node)
+    assert input_node.returncode == 0 and "Traceback" not in log, log

@@ -6,9 +6,10 @@ Subscribes to `object_cloud` (PointCloud2, sensor-data QoS, the latest is kept) 
 the text of the running goal, or of the last goal sent less than `debounce` s ago, is ignored; a
 different text while a goal runs cancels it (CANCELED, "superseded") and sends the new one. No cloud
 within `cloud_wait` s: NO_CLOUD; no server within `server_wait` s: NO_SERVER (no goal sent).
-Publishes every grasp of a successful result on `ranked_grasps` (HandGrasp, best first), then one JSON
-line per instruction on `status` and in the log (with the stage timings); feedback is logged at most
-once a second. Parameters: nodes/parameters.py (GRASP_INPUT_PARAMETERS).
+With `server_cloud`, goals go without a cloud (the server uses the clouds it received itself, fused
+when its `fuse_views` > 1). Publishes every grasp of a successful result on `ranked_grasps`
+(HandGrasp, best first), then one JSON line per instruction on `status` and in the log (with the
+stage timings); feedback is logged at most once a second. Parameters: nodes/parameters.py (GRASP_INPUT_PARAMETERS).
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ class GraspInputNode(Node):
                          "(is grasp_synthesis_server running and active?)")  # fmt: skip
             return
         p = self._param
-        goal_msg = SynthesizeGrasp.Goal(cloud=self._cloud, instruction=text, object_category=p("object_category"),
+        cloud = PointCloud2() if p("server_cloud") else self._cloud  # empty: the server's own (fused) clouds
+        goal_msg = SynthesizeGrasp.Goal(cloud=cloud, instruction=text, object_category=p("object_category"),
                                         target_frame=p("target_frame"), max_grasps=p("max_grasps"),
                                         hand_model=p("hand_model"), robot_hand=p("robot_hand"), timeout=p("timeout"))  # fmt: skip
         goal = _Goal(text, time.monotonic())

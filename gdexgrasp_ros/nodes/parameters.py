@@ -268,4 +268,6 @@ GRASP_INPUT_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("object_category", "", "goal object_category hint ('' = unknown)", live=True),
     ParamSpec("target_frame", "", "goal target_frame ('' = the cloud's frame)", live=True),
     ParamSpec("timeout", 0.0, "goal timeout in seconds (0 = the server's goal_timeout)", 0.0, 86400.0, live=True),
+    ParamSpec("server_cloud", False, "send goals without a cloud: the server uses the clouds it received (and fuses "
+              "them with its fuse_views)", live=True),
 )  # fmt: skip
