@@ -64,8 +64,7 @@ class OptimizerConfig:
     refresh_every: int = 8  # iterations between nearest-neighbour refreshes
     pen_points: int = 96  # object points per hand scored by L_pen (nearest to the hand)
     extra_vertices: int = 256  # non-candidate vertices also checked by L_revpen
-    fc_contacts: int = 4  # contacts used by L_fc (when not fc_per_digit)
-    fc_per_digit: bool = False  # L_fc on one contact per digit (nearest candidate of each finger, thumb, palm)
+    fc_contacts: int = 4  # contacts used by L_fc
     contact_threshold: float = 0.005  # m, a vertex within this of the object is in contact
     cancel_check_every: int = 10
     seed: int = 0
@@ -149,9 +148,6 @@ class PriorGuidedOptimizer:
         self.n_cand = len(cand)
         self.n_vertices = n_vert
         self.tips = _fingertip_candidates(hand).to(device)
-        digits = hand.vertex_digit.cpu()[cand]
-        # (D, C) bool: which candidates belong to each digit that has any (L_fc takes one contact per digit).
-        self.digit_masks = torch.stack([digits == d for d in torch.unique(digits)]).to(device)
 
     def run(self, obj: ObjectContext, prior: GraspPrior, rot6d: torch.Tensor, trans: torch.Tensor,
             joints: torch.Tensor | None = None, progress: ProgressFn | None = None,
@@ -252,14 +248,8 @@ class PriorGuidedOptimizer:
         return terms
 
     def _fc(self, v, d, near_n, center):
-        """Contacts pushing along -normal: per digit (four fingers, thumb, palm) its candidate vertex
-        nearest the object when fc_per_digit, so the term weighs the thumb against the fingers; else
-        the fc_contacts candidate vertices nearest the object (often neighbours on one pad)."""
-        if self.cfg.fc_per_digit:
-            masked = torch.where(self.digit_masks[None], d[:, None, :], torch.full_like(d[:, None, :], float("inf")))
-            idx = masked.argmin(-1)  # (K, D)
-        else:
-            idx = torch.topk(d, k=self.cfg.fc_contacts, largest=False).indices
+        """Contacts: the fc_contacts candidate vertices nearest the object, pushing along -normal."""
+        idx = torch.topk(d, k=self.cfg.fc_contacts, largest=False).indices
         pts = torch.gather(v, 1, idx[..., None].expand(-1, -1, 3))
         normals = -torch.gather(near_n[:, : v.shape[1]], 1, idx[..., None].expand(-1, -1, 3))
         return L.force_closure_loss(pts, normals, center)
