@@ -6,7 +6,8 @@ cloud in its object frame; `gt`, the same cloud carrying the ground-truth part l
 (30-50 degrees above the table, random azimuth, 0.6-0.9 m away; objects.camera.table_top_scene),
 unlabelled, in the camera's optical frame; with `views` > 1, that many views from cameras evenly
 spaced in azimuth around the shape (the first is the single view), fused in the table's frame
-(objects.fusion.fuse_clouds) and sent as a complete cloud with the fused normals. The grasps come
+(objects.fusion.fuse_clouds) and sent with the fused normals (kind `complete` when the views go
+round the shape, objects.fusion.fused_cloud_kind). The grasps come
 back in the cloud's frame and are moved into the object frame to be judged (evaluate.py) on the
 shape's mesh.
 """
