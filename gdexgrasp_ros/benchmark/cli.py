@@ -318,9 +318,11 @@ def write_outputs(out: Path, records: list[dict], args, plan, skipped_files, una
               f"Skipped: {len(plan.skipped)} shapes without a usable instruction or part, {len(skipped_files)} files.",
               "Our hand: the embedded OpenHand (16 DoF), not MANO; our shapes: procedural unseen categories and "
               "PartNet-Mobility objects, not the paper's test set. Rows marked 'paper:' are the paper's published figures, for scale only."]  # fmt: skip
-    if args.views > 1:
-        header.append(f"Camera mode: {args.views} depth views around each shape, fused into one cloud (--views).")
-    (out / "table1.md").write_text(R.table1(records, header, args.views))
+    # From the records, so that --report-only labels a run as it was made.
+    views = max((r.get("options", {}).get("views", 1) for r in records if r["mode"] == "camera"), default=1)
+    if views > 1:
+        header.append(f"Camera mode: {views} depth views around each shape, fused into one cloud (--views).")
+    (out / "table1.md").write_text(R.table1(records, header, views))
     (out / "table2.md").write_text(R.table2(records, args.table2_mode, unavailable, header))
     with (out / "grasps.jsonl").open("w") as sink:
         for r in records:

@@ -1,10 +1,10 @@
 """The server's fusion of the last clouds on its cloud topic (issue 18 item 3, the node part).
 
-With `fuse_views` N > 1, a goal that leaves its cloud empty gets the last N clouds received within
-`fuse_window` seconds of the newest one, fused into one cloud by objects.fusion.fuse_clouds. Each
+With `fuse_views` N > 1 (or a `fuse_frame`), a goal that leaves its cloud empty gets the last N
+clouds received within `fuse_window` seconds before the newest one, fused into one cloud by objects.fusion.fuse_clouds. Each
 cloud is taken to be in its sensor's frame (as camera drivers publish): its frame's origin is the
 sensor that saw it. The common frame is `fuse_frame`, or the newest cloud's frame when that is
-empty. A cloud in another frame is moved with tf2 — at its own stamp when `fuse_frame` names a
+empty (then also with one recent cloud). A cloud in another frame is moved with tf2 — at its own stamp when `fuse_frame` names a
 fixed frame (a camera on a moving arm), else at the latest transform; a cloud already in the
 common frame is taken as it is (one static sensor: the views fill each other's missing pixels).
 Without tf2 (ROS 2 from PyPI wheels) only same-frame clouds can be fused: others end the goal
@@ -89,7 +89,7 @@ def fuse_messages(msgs: list[PointCloud2], fuse_frame: str, tf_buffer) -> FusedG
     carried = all(lab is not None for lab in labels)
     try:
         fused = fuse_clouds(clouds, poses, labels=labels if carried else None)
-    except ValueError as err:
+    except ValueError as err:  # no finite point in any view (poses and labels are built here, well formed)
         raise GraspError(ErrorCode.EMPTY_CLOUD, f"fusing the last {len(msgs)} clouds: {err}") from err
     kind = fused_cloud_kind(fused)
     frames = sorted({m.header.frame_id for m in msgs})

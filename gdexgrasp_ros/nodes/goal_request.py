@@ -28,7 +28,8 @@ def goal_request(goal: SynthesizeGrasp.Goal, latest_clouds: Sequence[PointCloud2
     instruction = goal.instruction if goal.instruction.strip() else latest_instruction
     points = labels = normals = viewpoint = None
     frame_id = kind = source = ""
-    if cloud is not None and cloud is not goal.cloud and len(latest_clouds) > 1:
+    # A fixed fuse_frame puts the topic's clouds in that frame even when only one is recent.
+    if cloud is not None and cloud is not goal.cloud and (len(latest_clouds) > 1 or fuse_frame):
         fused = fuse_messages(list(latest_clouds), fuse_frame, tf_buffer)
         arrays, viewpoint, kind, source = fused.arrays, fused.viewpoint, fused.cloud_kind, fused.source
         points, labels, normals, frame_id = arrays.points, arrays.labels, arrays.normals, arrays.frame_id

@@ -123,7 +123,8 @@ class GraspSynthesisServer(LifecycleNode):
             setattr(self, name, value)
 
     def _on_cloud(self, msg: PointCloud2) -> None:  # the latest clouds, for goals that leave theirs empty
-        self._clouds.add(msg, self.get_parameter("fuse_views").value)
+        if self._entities:  # not after cleanup began (a callback already running must not refill it)
+            self._clouds.add(msg, self.get_parameter("fuse_views").value)
 
     # -- the action ---------------------------------------------------------------------------
     def _on_cancel(self, goal_handle) -> CancelResponse:
@@ -156,9 +157,9 @@ class GraspSynthesisServer(LifecycleNode):
                 text = self._latest_instruction
             clouds = self._clouds.recent(p("fuse_views"), p("fuse_window"))
             names = tuple(n for n in p("label_names") if n)
+            goal_handle.publish_feedback(feedback_msg("preprocess", 0.0, 0, float("nan")))  # fusing views takes a while
             request, header = goal_request(goal_handle.request, clouds, None if text is None else text.data, names,
                                            P.request_defaults(self), self._tf_buffer, received, p("fuse_frame"))  # fmt: skip
-            goal_handle.publish_feedback(feedback_msg("preprocess", 0.0, 0, float("nan")))
             output = synthesizer.synthesize(
                 request,
                 progress=lambda *args: goal_handle.publish_feedback(feedback_msg(*args)),

@@ -26,6 +26,7 @@ from ..stage1.localization import BACKENDS as LOCALIZERS
 from ..stage1.retrieval import RETRIEVERS
 from ..stage2.generation import GENERATORS
 from ..stage3.optimizer import OptimizerConfig
+from .tf_helpers import TF_CACHE_S
 
 
 class ConfigurationError(ValueError):
@@ -72,8 +73,8 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("label_names", [""], "part names of the cloud's integer label field, by id", live=True),
     ParamSpec("fuse_views", 1, "goals with an empty cloud: fuse the last N clouds on cloud_topic (1 = the latest "
               "one only)", 1, MAX_FUSE_VIEWS, live=True),
-    ParamSpec("fuse_window", 5.0, "seconds before the newest cloud within which older clouds are fused", 0.0, 3600.0,
-              live=True),
+    ParamSpec("fuse_window", 5.0, "seconds before the newest cloud within which older clouds are fused (at most "
+              "the 60 s of transforms the tf2 buffer keeps)", 0.0, TF_CACHE_S, live=True),
     ParamSpec("fuse_frame", "", "frame the fused cloud is built in ('' = the newest cloud's frame); a fixed frame "
               "makes tf2 move each cloud at its own stamp (a camera on a moving arm)", live=True),
     ParamSpec("device", _SYN.device, "auto (CUDA when present) | cpu | cuda | cuda:N"),

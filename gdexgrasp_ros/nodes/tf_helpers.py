@@ -10,6 +10,10 @@ from scipy.spatial.transform import Rotation
 
 from ..errors import ErrorCode, GraspError
 
+# Transforms kept (tf2's default is 10 s): a fused cloud's views are looked up at their own stamps,
+# up to the server's fuse_window (at most this) before the newest.
+TF_CACHE_S = 60.0
+
 
 def tf_buffer(node: Node):
     """A tf2 buffer + listener, or None when tf2_ros is not importable (ROS 2 from PyPI wheels)."""
@@ -18,7 +22,7 @@ def tf_buffer(node: Node):
     except ImportError:
         node.get_logger().info("tf2_ros is not importable: goals with a target_frame get TRANSFORM_FAILED")
         return None
-    buffer = Buffer()
+    buffer = Buffer(cache_time=Duration(seconds=TF_CACHE_S))
     node._tf_listener = TransformListener(buffer, node)
     return buffer
 
