@@ -2,8 +2,8 @@
 
 Each view comes with its pose: the 4x4 transform from the sensor's frame to the frame the fused
 cloud is wanted in (a robot's base frame, or the world of a simulation). Every view's normals are
-estimated on that view alone (one point per voxel of it) and turned towards its own sensor, the
-side that sensor saw; then all points go into the common frame and one point per voxel is kept (the first view's first point, so
+estimated on that view alone and turned towards its own sensor, the side that sensor saw; then all
+points go into the common frame and one point per voxel is kept (the first view's first point, so
 the result is deterministic). Surfaces seen by several sensors end up with normals pointing out of
 the object, as a complete cloud's do: pass the result to objects.preprocess.preprocess_cloud with
 normals=fused.normals and cloud_kind=fused_cloud_kind(fused) ("complete" when the sensors went
@@ -87,10 +87,6 @@ def fuse_clouds(
         sensors.append(pose[:3, 3])
         if len(pts) == 0:
             continue
-        # One point per voxel within the view first: a 640x480 view is ~300k points, and its normals
-        # need only the voxel resolution the fused cloud keeps.
-        keep = np.sort(voxel_representatives(pts, voxel_size)[0])
-        pts, lab = pts[keep], None if lab is None else lab[keep]
         nrm = N.orient_towards(pts, N.estimate_normals(pts, normal_radius, normal_knn), np.zeros(3))
         all_pts.append(pts @ pose[:3, :3].T + pose[:3, 3])
         all_nrm.append(nrm @ pose[:3, :3].T)
