@@ -106,7 +106,8 @@ def test_latest_topic_values_are_used_and_node_stays_ready(client):
     codes = []
     for _ in range(20):
         cpub.publish(_cloud(_points()))
-        out = _send(action, SynthesizeGrasp.Goal(), feedback=feedback.append)
+        # A full goal (700 + 700 iterations): on a loaded 2-core machine it can take over 30 s.
+        out = _send(action, SynthesizeGrasp.Goal(), timeout=120.0, feedback=feedback.append)
         codes.append(out.result.error_code)
         if out.result.error_code not in (R.NO_CLOUD, R.NO_INSTRUCTION):
             break
