@@ -48,6 +48,17 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
+def close_spinning(node, executor, proc: subprocess.Popen) -> None:
+    """End a spinning_node test client, then stop the node process: it must exit 0 without a traceback."""
+    import rclpy
+
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.shutdown()
+    log = stop_node(proc)
+    assert proc.returncode == 0 and "Traceback" not in log, log
+
+
 def server_start_log(extra: list[str], node: str = "grasp_synthesis_server") -> tuple[int, str]:
     """Start a node with the config file plus `extra` ROS args; (exit code, output) once it exits."""
     proc = start_node(f"gdexgrasp_ros.nodes.{node}", f"/bad_{uuid.uuid4().hex[:6]}",

@@ -7,11 +7,10 @@ import uuid
 
 import numpy as np
 import pytest
-import rclpy
 from conftest import ROOT
 from gdexgrasp_msgs.action import SynthesizeGrasp
 from rclpy.action import ActionClient
-from ros_helpers import spinning_node, start_node, stop_node, wait_for
+from ros_helpers import close_spinning, spinning_node, start_node, stop_node, wait_for
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
 
@@ -38,6 +37,21 @@ def _interleaved(points: np.ndarray, n: int) -> list[np.ndarray]:
         part[k::n] = points[k::n]
         out.append(part)
     return out
+
+
+def _near_mug(scene, radius=0.12) -> np.ndarray:
+    """The view's points within radius of the mug (with some table): small enough for best effort."""
+    pts = scene.cloud.points
+    near = np.linalg.norm(pts - scene.target_center_camera, axis=-1) < radius
+    return np.where(near[..., None], pts, np.nan)
+
+
+def _camera_frames(scene) -> list[PointCloud2]:
+    """The cropped view as VIEWS frames of one static camera, each missing other rows, as point lists."""
+    return [
+        arrays_to_cloud(p[np.isfinite(p).all(-1)], Header(frame_id="camera"))
+        for p in _interleaved(_near_mug(scene), VIEWS)
+    ]
 
 
 def test_history_keeps_the_last_views_within_the_window():
@@ -114,11 +128,7 @@ def server():
     action = ActionClient(node, SynthesizeGrasp, "synthesize_grasp")
     wait_for(action.server_is_ready, 60.0, "the action server", proc)
     yield node, action, proc
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.shutdown()
-    log = stop_node(proc)
-    assert proc.returncode == 0 and "Traceback" not in log, log
+    close_spinning(node, executor, proc)
 
 
 def _goal(action, proc, timeout=120.0):
@@ -147,10 +157,7 @@ def test_the_server_fuses_the_last_clouds_for_a_goal_without_one(server, scene):
     node, action, proc = server
     pub = node.create_publisher(PointCloud2, "object_cloud", 10)
     wait_for(lambda: pub.get_subscription_count() > 0, 30.0, "the cloud subscription", proc)
-    # Cropped round the mug (with some table) and sent as point lists: big clouds drop in best effort.
-    near = np.linalg.norm(scene.cloud.points - scene.target_center_camera, axis=-1) < 0.12
-    cropped = np.where(near[..., None], scene.cloud.points, np.nan)
-    msgs = [arrays_to_cloud(p[np.isfinite(p).all(-1)], Header(frame_id="camera")) for p in _interleaved(cropped, VIEWS)]
+    msgs = _camera_frames(scene)
     want = f"fused {VIEWS} clouds from 'camera'"
     result = _goal_after(pub, proc, action, msgs, lambda r: want in r.arrangement.rationale)
     assert result.error_code == R.SUCCESS, result.error_string
@@ -158,7 +165,8 @@ def test_the_server_fuses_the_last_clouds_for_a_goal_without_one(server, scene):
     assert result.grasps and result.grasps[0].header.frame_id == "camera"
     # A cloud from another sensor frame, with no transform to the camera's: a coded failure... (the
     # camera's cloud is sent again with it: older ones are out of the 5 s window by now)
-    other = [msgs[0], arrays_to_cloud(cropped[np.isfinite(cropped).all(-1)], Header(frame_id="other_camera"))]
+    near = _near_mug(scene)
+    other = [msgs[0], arrays_to_cloud(near[np.isfinite(near).all(-1)], Header(frame_id="other_camera"))]
     failed = _goal_after(pub, proc, action, other, lambda r: r.error_code == R.TRANSFORM_FAILED)
     assert failed.error_code == R.TRANSFORM_FAILED and "'other_camera'" in failed.error_string, failed.error_string
     # ... and the server is ready for the next: the camera's three clouds again fuse into a grasp.
@@ -180,9 +188,7 @@ def test_the_input_node_lets_the_server_use_its_own_clouds(server, scene):
     own = node.create_publisher(PointCloud2, "input_cloud", 10)
     camera = node.create_publisher(PointCloud2, "object_cloud", 10)
     said = node.create_publisher(String, "instruction", 10)
-    near = np.linalg.norm(scene.cloud.points - scene.target_center_camera, axis=-1) < 0.12
-    cropped = np.where(near[..., None], scene.cloud.points, np.nan)
-    msgs = [arrays_to_cloud(p[np.isfinite(p).all(-1)], Header(frame_id="camera")) for p in _interleaved(cropped, VIEWS)]
+    msgs = _camera_frames(scene)
     empty = arrays_to_cloud(np.full((10, 3), np.nan), Header(frame_id="camera"))
     input_node = start_node("gdexgrasp_ros.nodes.grasp_input_node", node.get_namespace(), str(ROOT / "config" / "gdexgrasp.yaml"),
                             ["-p", "cloud_topic:=input_cloud", "-p", "server_cloud:=true", "-p", "object_category:=mug",

@@ -6,7 +6,6 @@ import uuid
 
 import numpy as np
 import pytest
-import rclpy
 from conftest import ROOT
 from gdexgrasp_msgs.action import SynthesizeGrasp
 from lifecycle_msgs.msg import Transition
@@ -14,7 +13,7 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.action import ActionClient
-from ros_helpers import spinning_node, start_node, stop_node, wait_for
+from ros_helpers import close_spinning, spinning_node, start_node, wait_for
 from std_msgs.msg import Header
 
 from gdexgrasp_ros.demo import INSTRUCTION, default_scene
@@ -33,11 +32,7 @@ def graph():
     node, executor = spinning_node("policy_client", ns, threads=3)
     clients = [ActionClient(node, SynthesizeGrasp, "synthesize_grasp") for _ in range(3)]
     yield node, clients, server
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.shutdown()
-    log = stop_node(server)
-    assert server.returncode == 0 and "Traceback" not in log, log
+    close_spinning(node, executor, server)
 
 
 def _call(node, srv_type, name, request, server, timeout=60.0):

@@ -42,6 +42,8 @@ import numpy as np
 from sensor_msgs.msg import PointCloud2, PointField
 from std_msgs.msg import Header
 
+from ..errors import ErrorCode, GraspError
+
 _FIELD_DTYPES = {
     PointField.INT8: np.int8,
     PointField.UINT8: np.uint8,
@@ -78,6 +80,14 @@ class CloudArrays:
 
 def is_empty(msg: PointCloud2) -> bool:
     return msg.width * msg.height == 0
+
+
+def goal_cloud_arrays(msg: PointCloud2, what: str = "cloud") -> CloudArrays:
+    """cloud_to_arrays for a goal: an unreadable cloud is GraspError INVALID_GOAL "unreadable <what>: ..."."""
+    try:
+        return cloud_to_arrays(msg)
+    except CloudFormatError as err:
+        raise GraspError(ErrorCode.INVALID_GOAL, f"unreadable {what}: {err}") from err
 
 
 def _type_name(datatype: int) -> str:

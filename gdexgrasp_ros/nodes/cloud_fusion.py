@@ -1,12 +1,12 @@
 """The server's fusion of the last clouds on its cloud topic (issue 18 item 3, the node part).
 
 With `fuse_views` N > 1 (or a `fuse_frame`), a goal that leaves its cloud empty gets the last N
-clouds received within `fuse_window` seconds before the newest one, fused into one cloud by objects.fusion.fuse_clouds. Each
-cloud is taken to be in its sensor's frame (as camera drivers publish): its frame's origin is the
-sensor that saw it. The common frame is `fuse_frame`, or the newest cloud's frame when that is
-empty (then also with one recent cloud). A cloud in another frame is moved with tf2 — at its own stamp when `fuse_frame` names a
-fixed frame (a camera on a moving arm), else at the latest transform; a cloud already in the
-common frame is taken as it is (one static sensor: the views fill each other's missing pixels).
+clouds received within `fuse_window` seconds before the newest one, fused into one cloud by
+objects.fusion.fuse_clouds. Each cloud is taken to be in its sensor's frame (as camera drivers
+publish): its frame's origin is the sensor that saw it. The common frame is `fuse_frame` (then
+also with one recent cloud), or the newest cloud's frame. A cloud in another frame is moved with
+tf2 — at its own stamp when `fuse_frame` names a fixed frame (a camera on a moving arm), else at
+the latest transform; a cloud already in the common frame is taken as it is (one static sensor: the views fill each other's missing pixels).
 Without tf2 (ROS 2 from PyPI wheels) only same-frame clouds can be fused: others end the goal
 TRANSFORM_FAILED with the reason.
 """
@@ -24,7 +24,7 @@ from sensor_msgs.msg import PointCloud2
 
 from ..errors import ErrorCode, GraspError
 from ..objects.fusion import fuse_clouds, fused_cloud_kind
-from .cloud_conversions import CloudArrays, CloudFormatError, cloud_to_arrays
+from .cloud_conversions import CloudArrays, goal_cloud_arrays
 from .tf_helpers import lookup_rigid
 
 
@@ -71,10 +71,7 @@ def fuse_messages(msgs: list[PointCloud2], fuse_frame: str, tf_buffer) -> FusedG
     common = fuse_frame or msgs[-1].header.frame_id
     clouds, poses, labels = [], [], []
     for i, msg in enumerate(msgs):
-        try:
-            arrays = cloud_to_arrays(msg)
-        except CloudFormatError as err:
-            raise GraspError(ErrorCode.INVALID_GOAL, f"unreadable cloud ({i + 1} of {len(msgs)} fused): {err}") from err
+        arrays = goal_cloud_arrays(msg, f"cloud ({i + 1} of {len(msgs)} fused)")
         pose = np.eye(4)
         if arrays.frame_id != common:
             if tf_buffer is None:

@@ -8,9 +8,8 @@ from gdexgrasp_msgs.action import SynthesizeGrasp
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
 
-from ..errors import ErrorCode, GraspError
 from ..request import RawRequest, RequestDefaults, SynthesisRequest, validate_request
-from .cloud_conversions import CloudFormatError, cloud_to_arrays, is_empty
+from .cloud_conversions import goal_cloud_arrays, is_empty
 from .cloud_fusion import fuse_messages
 from .tf_helpers import lookup_rigid
 
@@ -24,21 +23,18 @@ def goal_request(goal: SynthesizeGrasp.Goal, latest_clouds: Sequence[PointCloud2
     (oldest first) holds several, those clouds fused (cloud_fusion.py); an empty instruction means
     the latest one received. `received` (time.monotonic()) is when the goal started: its time limit
     counts from there."""
-    cloud = goal.cloud if not is_empty(goal.cloud) else (latest_clouds[-1] if latest_clouds else None)
+    from_topic = is_empty(goal.cloud)
+    cloud = (latest_clouds[-1] if latest_clouds else None) if from_topic else goal.cloud
     instruction = goal.instruction if goal.instruction.strip() else latest_instruction
-    points = labels = normals = viewpoint = None
-    frame_id = kind = source = ""
+    arrays, viewpoint, kind, source = None, None, "", ""
     # A fixed fuse_frame puts the topic's clouds in that frame even when only one is recent.
-    if cloud is not None and cloud is not goal.cloud and (len(latest_clouds) > 1 or fuse_frame):
+    if cloud is not None and from_topic and (len(latest_clouds) > 1 or fuse_frame):
         fused = fuse_messages(list(latest_clouds), fuse_frame, tf_buffer)
         arrays, viewpoint, kind, source = fused.arrays, fused.viewpoint, fused.cloud_kind, fused.source
-        points, labels, normals, frame_id = arrays.points, arrays.labels, arrays.normals, arrays.frame_id
     elif cloud is not None:
-        try:
-            arrays = cloud_to_arrays(cloud)
-        except CloudFormatError as err:
-            raise GraspError(ErrorCode.INVALID_GOAL, f"unreadable cloud: {err}") from err
-        points, labels, normals, frame_id = arrays.points, arrays.labels, arrays.normals, arrays.frame_id
+        arrays = goal_cloud_arrays(cloud)
+    points, labels, normals, frame_id = (None, None, None, "") if arrays is None else \
+        (arrays.points, arrays.labels, arrays.normals, arrays.frame_id)  # fmt: skip
     raw = RawRequest(points=points, labels=labels, normals=normals, frame_id=frame_id, instruction=instruction,
                      object_category=goal.object_category, target_frame=goal.target_frame,
                      max_grasps=goal.max_grasps, hand_model=goal.hand_model, robot_hand=goal.robot_hand,

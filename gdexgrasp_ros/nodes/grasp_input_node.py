@@ -9,7 +9,8 @@ within `cloud_wait` s: NO_CLOUD; no server within `server_wait` s: NO_SERVER (no
 With `server_cloud`, goals go without a cloud (the server uses the clouds it received itself, fused
 when its `fuse_views` > 1). Publishes every grasp of a successful result on `ranked_grasps`
 (HandGrasp, best first), then one JSON line per instruction on `status` and in the log (with the
-stage timings); feedback is logged at most once a second. Parameters: nodes/parameters.py (GRASP_INPUT_PARAMETERS).
+stage timings); feedback is logged at most once a second. Parameters: nodes/parameters.py
+(GRASP_INPUT_PARAMETERS).
 """
 
 from __future__ import annotations

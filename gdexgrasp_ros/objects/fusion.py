@@ -51,13 +51,14 @@ def _view_points(cloud, i: int, labels=None) -> tuple[np.ndarray, np.ndarray | N
     pts = np.asarray(cloud, dtype=np.float64)
     if pts.ndim < 2 or pts.shape[-1] != 3:
         raise ValueError(f"cloud {i} must be (N, 3) or an organised (H, W, 3) array, got shape {pts.shape}")
-    finite = np.isfinite(pts.reshape(-1, 3)).all(1)
+    flat = pts.reshape(-1, 3)
+    finite = np.isfinite(flat).all(1)
     if labels is None:
-        return pts.reshape(-1, 3)[finite], None
+        return flat[finite], None
     lab = np.asarray(labels)
     if lab.shape != pts.shape[:-1]:
         raise ValueError(f"labels {i} must have the shape {pts.shape[:-1]} of its cloud's points, got {lab.shape}")
-    return pts.reshape(-1, 3)[finite], lab.reshape(-1).astype(np.int64)[finite]
+    return flat[finite], lab.reshape(-1).astype(np.int64)[finite]
 
 
 def fuse_clouds(
