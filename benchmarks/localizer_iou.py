@@ -10,9 +10,11 @@ training categories only, see gdexgrasp_ros/stage1/localization/fit.py):
   loads them (gdexgrasp_ros/benchmark/shapes.py: meshes sampled uniformly, without normals, the point
   sample of a folder missing a mesh piece, turned from their Y-up frame to Z-up, scaled to the typical
   size of their category, TYPICAL_EXTENT) and the AffordPose bottle (metric, turned to Z-up);
-- with --partial, single camera views: each procedural object alone on a table, rendered by the
-  virtual depth camera (1 mm noise), preprocessed (up axis from the camera pose), once telling
-  the localizer where the sensor was (SceneView.viewpoint) and once not.
+- with --partial, single camera views: each procedural object and each real shape with a mesh
+  alone on a table, rendered by the virtual depth camera (1 mm noise) from --views seeded random
+  viewpoints, preprocessed (up axis from the camera pose), telling the localizer where the sensor
+  was (SceneView.viewpoint); procedural objects also once without it. A view that does not show
+  the part is skipped.
 Every cloud has --points points: 8192 (default) is the geometric localizer's own analysis size
 (GeometricLocalizer.analysis_points, for complete clouds); 2048 is the network input size and
 what the pipeline analyses of one camera view by default (its localizer_points parameter).
@@ -34,12 +36,10 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from gdexgrasp_ros.benchmark.shapes import load_shape, shared_shapes, up_rotation  # noqa: E402
-from gdexgrasp_ros.geometry.sampling import farthest_point_sampling  # noqa: E402
-from gdexgrasp_ros.objects.camera import table_top_scene  # noqa: E402
 from gdexgrasp_ros.objects.loaders import load_affordpose_object  # noqa: E402
 from gdexgrasp_ros.objects.part_object import PartObject  # noqa: E402
-from gdexgrasp_ros.objects.preprocess import PreprocessConfig, preprocess_cloud  # noqa: E402
 from gdexgrasp_ros.objects.procedural import generate_object  # noqa: E402
+from gdexgrasp_ros.objects.single_view import single_view  # noqa: E402
 from gdexgrasp_ros.stage1.localization import GeometricLocalizer, SceneView  # noqa: E402
 
 # (category, ground-truth part, queried name, family) on procedural unseen categories: the
@@ -67,6 +67,7 @@ REAL = [
     ("affordpose_bottle", "affordpose", [("twist", "cap")]),
 ]
 REAL_EXTRA = [("cup", "lid", "lid")]
+VIEW_SEED_STRIDE = 1000
 FAMILY = {"handle": "handle", "lid": "lid/cap", "cap": "lid/cap", "twist": "lid/cap", "trigger": "trigger"}
 
 
@@ -85,18 +86,8 @@ def load_real(data: pathlib.Path, name: str, source: str, n: int = 2048) -> Part
 
 def partial_view(obj: PartObject, seed: int, tell_viewpoint: bool, n: int = 2048) -> tuple[PartObject, SceneView]:
     """The object as one depth camera sees it on a table, preprocessed, in the camera frame."""
-    flat = obj.mesh.vertices[:, :2]
-    reach = float(np.linalg.norm(flat - (flat.min(0) + flat.max(0)) / 2, axis=1).max())
-    scene = table_top_scene(obj, [], seed=seed, table_size=max(0.8, 2.5 * reach))  # a broom needs a big table
-    out = preprocess_cloud(scene.cloud.points, PreprocessConfig(num_points=min(n, 2048), seed=seed))
-    up = scene.cloud.cam_to_world[:3, :3].T @ np.array([0.0, 0.0, 1.0])
-    # The whole object at the voxel resolution (as the pipeline localizes), at most n points.
-    keep = np.sort(farthest_point_sampling(out.object_points, n))
-    labels = scene.cloud.part_ids.reshape(-1)[out.object_indices[keep]]
-    view = PartObject(out.object_points[keep], out.object_normals[keep], labels, list(obj.part_names), obj.category,
-                      "camera view")  # fmt: skip
-    # The camera's optical centre is the viewpoint: the cloud is in its frame.
-    return view, SceneView(tuple(up), (0.0, 0.0, 0.0) if tell_viewpoint else None)
+    seen = single_view(obj, seed, n)
+    return seen.obj, SceneView(tuple(seen.up), tuple(seen.viewpoint) if tell_viewpoint else None)
 
 
 def run_case(localizer: GeometricLocalizer, obj: PartObject, truth_part: str, query: str,
@@ -107,25 +98,48 @@ def run_case(localizer: GeometricLocalizer, obj: PartObject, truth_part: str, qu
     return iou(result.mask, truth), time.perf_counter() - start
 
 
-def evaluate_procedural(localizer, cases, seeds, partial: bool = False, viewpoint: bool = False, n: int = 2048) -> dict:
+def view_seeds(seed: int, views: int) -> list[int]:
+    """Camera seeds of an object's views: the object's own seed first (its one view before
+    --views existed), then seeds no other object's first view uses."""
+    return [seed + VIEW_SEED_STRIDE * v for v in range(views)]
+
+
+def partial_cases(localizer, obj: PartObject, parts, seed: int, views: int, viewpoint: bool, n: int) -> dict:
+    """IoU per (part, query) over the object's seeded camera views in which the part is seen."""
+    out: dict[str, list[float]] = {part: [] for part, _ in parts}
+    for camera_seed in view_seeds(seed, views):
+        seen, view = partial_view(obj, camera_seed, viewpoint, n)
+        for part, query in parts:
+            if seen.part_mask(part).any():  # else the part is hidden from this camera
+                out[part].append(run_case(localizer, seen, part, query, view)[0])
+    return out
+
+
+def evaluate_procedural(localizer, cases, seeds, partial: bool = False, viewpoint: bool = False, n: int = 2048,
+                        views: int = 1) -> dict:  # fmt: skip
     rows = {}
     for category, part, query in cases:
         values = []
         for seed in seeds:
-            obj, view = generate_object(category, seed, n_points=n), None
+            obj = generate_object(category, seed, n_points=n)
             if partial:
-                obj, view = partial_view(obj, seed, viewpoint, n)
-                if not obj.part_mask(part).any():
-                    continue  # the part is hidden from this camera
-            values.append(run_case(localizer, obj, part, query, view)[0])
+                values += partial_cases(localizer, obj, [(part, query)], seed, views, viewpoint, n)[part]
+            else:
+                values.append(run_case(localizer, obj, part, query)[0])
         rows[f"{category}/{part}"] = values
     return rows
 
 
-def evaluate_real(localizer, data: pathlib.Path, cases, n: int = 2048) -> dict:
+def evaluate_real(localizer, data: pathlib.Path, cases, n: int = 2048, partial: bool = False, views: int = 1) -> dict:
     rows = {}
     for name, source, parts in cases:
         obj = load_real(data, name, source, n)
+        if partial and obj.mesh is None:
+            continue  # a point sample cannot be rendered
+        if partial:
+            for part, values in partial_cases(localizer, obj, parts, 0, views, True, n).items():
+                rows[f"{name}/{part}"] = values
+            continue
         for part, query in parts:
             rows[f"{name}/{part}"] = [run_case(localizer, obj, part, query)[0]]
     return rows
@@ -164,6 +178,7 @@ def main() -> int:
         "--points", type=int, default=8192, help="points per object cloud (8192: the localizer's analysis size)"
     )
     parser.add_argument("--partial", action="store_true", help="also evaluate single camera views")
+    parser.add_argument("--views", type=int, default=5, help="seeded camera views per shape with --partial")
     args = parser.parse_args()
     localizer = GeometricLocalizer()
     seeds = range(args.seeds)
@@ -185,10 +200,17 @@ def main() -> int:
     elif not args.no_real:
         print(f"\n(no real shapes: {data} not found)")
     if args.partial:
-        partial = evaluate_procedural(localizer, PROCEDURAL, seeds, partial=True, viewpoint=True, n=args.points)
-        print_rows("procedural unseen, single camera views, sensor position given (back closed)", partial)
+        partial = evaluate_procedural(localizer, PROCEDURAL, seeds, partial=True, viewpoint=True, n=args.points,
+                                      views=args.views)  # fmt: skip
+        print_rows(f"procedural unseen, single camera views ({args.views} per object), sensor position given", partial)
         summary["partial_view_families"] = family_means(partial)
-        blind = evaluate_procedural(localizer, PROCEDURAL, seeds, partial=True, viewpoint=False, n=args.points)
+        if real:
+            real_partial = evaluate_real(localizer, data, REAL, args.points, partial=True, views=args.views)
+            print_rows(f"real shapes, single camera views ({args.views} per shape), sensor position given",
+                       real_partial)  # fmt: skip
+            summary["real_partial_view_families"] = family_means(real_partial)
+        blind = evaluate_procedural(localizer, PROCEDURAL, seeds, partial=True, viewpoint=False, n=args.points,
+                                    views=args.views)  # fmt: skip
         print_rows("procedural unseen, single camera views, sensor position not given", blind)
         summary["partial_view_no_viewpoint_families"] = family_means(blind)
     combined = {**proc, **real}
@@ -198,8 +220,8 @@ def main() -> int:
     summary["seconds"] = round(time.perf_counter() - start, 1)
     summary["fitted_on"] = localizer.models.trained_on
     print("\nmean IoU per part family:")
-    keys = ("procedural_families", "real_families", "partial_view_families", "partial_view_no_viewpoint_families",
-            "all_families")  # fmt: skip
+    keys = ("procedural_families", "real_families", "partial_view_families", "real_partial_view_families",
+            "partial_view_no_viewpoint_families", "all_families")  # fmt: skip
     for key in keys:
         if key in summary:
             print(f"  {key:36s} {summary[key]}")

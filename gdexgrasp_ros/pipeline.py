@@ -24,7 +24,9 @@ import torch
 
 from .config import PRESETS, SynthesizerConfig
 from .errors import ErrorCode, GraspError
+from .geometry.normals import point_spacing
 from .geometry.rotations import rot6d_to_matrix
+from .geometry.visibility import ViewVolume
 from .hand import load_hand_model
 from .metrics.contact import contact_mask
 from .metrics.quality import GraspQuality, evaluate_grasp
@@ -206,7 +208,7 @@ class GraspSynthesizer:
         done["generation"] = result.initial_poses.generator
         optimizer_config = self.config.optimizer_config()
         with run.stage("optimization", result):
-            context = ObjectContext(obj, mask, self.device, complete=complete)
+            context = ObjectContext(obj, mask, self.device, complete=complete, view_volume=self._view_volume(prepared))
             opt = PriorGuidedOptimizer(hand, optimizer_config).run(
                 context, result.prior, result.initial_poses.rot6d.to(self.device),
                 result.initial_poses.trans.to(self.device), progress=run.sub_progress("optimization"),
@@ -265,6 +267,18 @@ class GraspSynthesizer:
         viewpoint = tuple(float(v) for v in request.viewpoint) if kind == "camera" else None
         view = SceneView(tuple(float(v) for v in up / np.linalg.norm(up)), viewpoint)
         return PreparedObject(obj, view, dense, kind, note)
+
+    @staticmethod
+    def _view_volume(prepared: PreparedObject) -> ViewVolume | None:
+        """A camera view's assumed back (stage 3's L_back), from its densest cloud; None for a
+        complete cloud or an unknown sensor."""
+        if prepared.cloud_kind == "complete" or prepared.view.viewpoint is None:
+            return None
+        points = prepared.obj.points if prepared.dense is None else prepared.dense.points
+        try:
+            return ViewVolume.from_points(points, prepared.view.viewpoint, point_spacing(points), prepared.view.up)
+        except ValueError:  # a sensor among or behind the points: nothing is assumed
+            return None
 
     def _analyze(self, request: SynthesisRequest, obj: PartObject) -> Arrangement:
         analyzer = self._get_analyzer()

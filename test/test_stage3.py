@@ -69,6 +69,37 @@ def test_penetration_losses_and_thresholds():
     torch.testing.assert_close(L.reverse_penetration_loss(verts, near, normals, 0.001), torch.tensor([0.002]))
 
 
+def test_unseen_back_loss_judges_depth_between_the_seen_front_and_the_assumed_back():
+    # Surface seen at 0.10 m, assumed 0.05 m deep: a vertex 2 cm behind it is 2 cm inside; one
+    # beyond the back, one in front and one not judged pay nothing.
+    z = torch.tensor([[0.12, 0.2, 0.05, 0.12]])
+    front, behind = torch.full((1, 4), 0.10), torch.full((1, 4), 0.05)
+    judged = torch.tensor([[True, True, True, False]])
+    torch.testing.assert_close(L.unseen_back_loss(z, front, behind, judged, 0.001), torch.tensor([0.019]))
+
+
+def test_a_hand_inside_the_unseen_back_of_a_camera_view_pays(hand):
+    """A box seen from one side (camera at the origin looking along +z): a hand in its unseen
+    middle pays L_back, the same hand in front of it does not, nor without a view volume."""
+    from gdexgrasp_ros.geometry.visibility import ViewVolume
+    from gdexgrasp_ros.objects.part_object import PartObject
+
+    g = np.linspace(-0.06, 0.06, 41)
+    pts = np.array([[x, y, 0.5] for x in g for y in g])  # the front face of a 12 cm cube
+    obj = PartObject(pts, np.tile([0.0, 0.0, -1.0], (len(pts), 1)), np.zeros(len(pts), int), ["body"])
+    volume = ViewVolume.from_points(pts, np.zeros(3), 0.003)
+    cfg = OptimizerConfig(mode="none")
+    prior = posture_prior(hand, "wrap-around-grip", "body")
+    r6 = matrix_to_rot6d(torch.eye(3)[None])
+    mask = np.ones(len(pts), bool)
+    terms = {}
+    for name, z, vol in (("middle", 0.56, volume), ("front", 0.3, volume), ("no volume", 0.56, None)):
+        ctx = ObjectContext(obj, mask, "cpu", view_volume=vol)
+        res = PriorGuidedOptimizer(hand, cfg).run(ctx, prior, r6, torch.tensor([[0.0, 0.0, z]]))
+        terms[name] = float(res.terms["back"][0]) if "back" in res.terms else None
+    assert terms["middle"] > 0.01 and terms["front"] == 0.0 and terms["no volume"] is None
+
+
 def test_joint_limit_and_closeness_losses():
     limits = torch.tensor([[-0.5, 0.5], [0.0, 1.0]])
     torch.testing.assert_close(L.joint_limit_loss(torch.tensor([[0.6, -0.2]]), limits), torch.tensor([0.3]))

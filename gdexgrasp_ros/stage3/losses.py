@@ -45,8 +45,11 @@ def penetration_loss(object_sdf_in_hand: torch.Tensor, c_pen: float) -> torch.Te
     return torch.relu(-object_sdf_in_hand - c_pen).sum(-1)
 
 
+REVPEN_RADIUS_M = 0.02  # a camera view's L_revpen judges only hand vertices this near a cloud point
+
+
 def reverse_penetration_loss(vertices: torch.Tensor, nearest_points: torch.Tensor, nearest_normals: torch.Tensor,
-                             c_revpen: float, radius: float = 0.02) -> torch.Tensor:  # fmt: skip
+                             c_revpen: float, radius: float = REVPEN_RADIUS_M) -> torch.Tensor:  # fmt: skip
     """L_revpen for camera clouds = sum_j max(0, -(v_j - o_j) . n_j - c_revpen)  (metres): hand vertices
     inside the object.
 
@@ -73,6 +76,21 @@ def inside_penetration_loss(vertices: torch.Tensor, nearest_points: torch.Tensor
     """
     depth = depth_below_nearest(vertices - nearest_points, nearest_normals)
     return (torch.relu(depth - c_revpen) * inside.to(depth.dtype)).sum(-1)
+
+
+def unseen_back_loss(depth_along_ray: torch.Tensor, front: torch.Tensor, behind: torch.Tensor, judged: torch.Tensor,
+                     c_revpen: float) -> torch.Tensor:  # fmt: skip
+    """L_back for camera clouds = sum_j [judged_j] max(0, min(z_j - f_j, f_j + b_j - z_j) - c_revpen)  (metres).
+
+    The unseen back of a single view: z_j is hand vertex j's depth along the camera's optical
+    axis, f_j the depth of the surface the camera saw at its pixel and b_j how far the object is
+    assumed to extend behind it (geometry.visibility.ViewVolume: a round cross-section as wide
+    as the silhouette there). A vertex between the two pays its depth to the nearer of them, so
+    a finger through where the back would be is driven out. `judged`: the vertices L_revpen does
+    not judge (farther than its radius from every cloud point), so no depth is counted twice.
+    """
+    depth = torch.minimum(depth_along_ray - front, front + behind - depth_along_ray)
+    return (torch.relu(depth - c_revpen) * judged.to(depth.dtype)).sum(-1)
 
 
 def joint_limit_loss(joints: torch.Tensor, limits: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,9 @@ On CUDA the same code uses brute-force nearest neighbours (see geometry.nearest)
 Reverse penetration depends on the kind of cloud (ObjectContext's `complete`): a camera view's
 back is unknown, so only vertices within 2 cm of a cloud point are judged; a complete,
 outward-oriented cloud has an inside test (geometry.inside) that holds everywhere, and every
-scored vertex is judged with it at each refresh.
+scored vertex is judged with it at each refresh. A camera view with a known sensor position
+(ObjectContext's `view_volume`) adds L_back: vertices farther from the cloud, inside the extent
+the view assumes behind its surface (geometry.visibility), pay their depth there.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ..errors import ErrorCode, GraspError
 from ..geometry.inside import inside_test_for
 from ..geometry.nearest import NearestIndex
 from ..geometry.normals import point_spacing
+from ..geometry.visibility import ViewVolume
 from ..hand.base import HandModel
 from ..objects.part_object import PartObject
 from ..stage1.prior import GraspPrior, prior_tensors
@@ -44,6 +47,7 @@ class LossWeights:
     fc: float = 0.2
     pen: float = 100.0  # per metre of summed object-point depth
     revpen: float = 100.0  # per metre of summed hand-vertex depth
+    back: float = 100.0  # per metre of summed hand-vertex depth in a camera view's assumed back
     joint: float = 10.0
     spen: float = 100.0
     close: float = 1.0
@@ -104,9 +108,12 @@ class ObjectContext:
 
     complete: the cloud is complete with outward normals (a mesh sample, fused views), so the
     inside test (geometry.inside) holds everywhere; False for a camera view.
+    view_volume: for a camera view, what it assumes behind its surface (L_back); ignored when
+    complete.
     """
 
-    def __init__(self, obj: PartObject, part_mask: np.ndarray, device, dtype=torch.float32, complete: bool = False):
+    def __init__(self, obj: PartObject, part_mask: np.ndarray, device, dtype=torch.float32, complete: bool = False,
+                 view_volume: ViewVolume | None = None):  # fmt: skip
         if obj.normals is None:
             raise GraspError(ErrorCode.INTERNAL_ERROR, "stage 3 needs object normals")
         mask = np.asarray(part_mask, dtype=bool)
@@ -124,6 +131,10 @@ class ObjectContext:
         self.part_index = NearestIndex(self.part_points)
         self.complete = bool(complete)
         self.inside = inside_test_for(obj.points, obj.normals) if self.complete else None
+        self.view_volume = None if self.complete else view_volume
+        if self.view_volume is not None:
+            self.sensor = t(self.view_volume.sensor)
+            self.optical = t(self.view_volume.axes[2])
         self._spacing: float | None = None
 
     @property
@@ -220,7 +231,17 @@ class PriorGuidedOptimizer:
             cand = obj.points[obj.pen_candidates]
             sd = self.hand.signed_distance(out, cand.expand(v.shape[0], -1, -1))
             pen_idx = obj.pen_candidates[torch.topk(sd, k=min(self.cfg.pen_points, sd.shape[1]), largest=False).indices]
-        return {"obj": obj_idx, "part": part_idx, "pen": pen_idx, "inside": inside}
+        return {"obj": obj_idx, "part": part_idx, "pen": pen_idx, "inside": inside, "back": self._back(obj, v, full)}
+
+    @staticmethod
+    def _back(obj: ObjectContext, v: torch.Tensor, full: bool):
+        """Per vertex, the front depth and assumed extent behind it at its pixel (L_back), or None."""
+        if not full or obj.view_volume is None:
+            return None
+        front, behind = obj.view_volume.surface_at(v.detach().reshape(-1, 3).cpu().numpy())
+        front = np.where(np.isfinite(front), front, -1.0)  # off the silhouette: nothing behind (depth < 0)
+        as_t = lambda x: torch.as_tensor(x, dtype=v.dtype, device=v.device).reshape(v.shape[:-1])  # noqa: E731
+        return as_t(front), as_t(behind)
 
     def _terms(self, obj: ObjectContext, out, q, c_s, s_s, cache, full: bool) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -242,6 +263,10 @@ class PriorGuidedOptimizer:
             terms["revpen"] = L.inside_penetration_loss(v, near_p, near_n, cache["inside"], cfg.c_revpen)
         else:
             terms["revpen"] = L.reverse_penetration_loss(v, near_p, near_n, cfg.c_revpen)
+        if cache.get("back") is not None:
+            front, behind = cache["back"]
+            z = (v - obj.sensor) @ obj.optical
+            terms["back"] = L.unseen_back_loss(z, front, behind, d_obj >= L.REVPEN_RADIUS_M, cfg.c_revpen)
         terms["fc"] = self._fc(v[:, : self.n_cand], d_obj[:, : self.n_cand], near_n, obj.center)
         terms["joint"] = L.joint_limit_loss(q, self.hand.joint_limits)
         terms["spen"] = self.hand.self_penetration(out)

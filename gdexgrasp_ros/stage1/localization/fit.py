@@ -1,10 +1,12 @@
 """Fit the part-name models of the geometric localizer on the procedural TRAINING categories.
 
-    python -m gdexgrasp_ros.stage1.localization.fit [--seeds 8] [--check]
+    python -m gdexgrasp_ros.stage1.localization.fit [--seeds 8] [--views 3] [--check]
 
 For every training object (procedural.TRAIN_CATEGORIES only: the unseen categories and real
-shapes are what the localizer is evaluated on), the candidate parts are generated as at run
-time, and for each part family the object has, every candidate's IoU with the true part is
+shapes are what the localizer is evaluated on), complete at two densities and as --views single
+camera views (objects.single_view: alone on a table, seeded random viewpoints, the sensor
+position given, as a robot's camera delivers it), the candidate parts are generated as at run
+time, and for each part family the cloud shows, every candidate's IoU with the true part is
 known. A linear score per family is fitted so that a softmax over one object's candidates puts
 its mass on the best ones (listwise: the decision made at run time is "which candidate").
 The result is written to part_models.py next to this file (deterministic: same seeds, same file).
@@ -25,11 +27,12 @@ from scipy.special import logsumexp
 
 from ...objects.part_object import PartObject
 from ...objects.procedural import TRAIN_CATEGORIES, generate_object
+from ...objects.single_view import single_view
 from .features import FEATURES, ProposalFeatures
 from .names import normalize_name, part_family
 from .naming import RULE_FAMILIES
 from .proposals import generate_proposals
-from .shape import ShapeAnalysis
+from .shape import ShapeAnalysis, ShapeConfig
 
 MODEL_FILE = Path(__file__).with_name("part_models.py")
 TARGET_TEMPERATURE = 0.05  # IoU difference that makes a candidate e times less wanted
@@ -38,6 +41,12 @@ MIN_OBJECTS = 3  # a family seen on fewer training samples (objects x densities)
 # Cloud sizes every training object is sampled at: a 2048-point network input and the denser
 # cloud the localizer analyses (GeometricLocalizer.analysis_points), so one model serves both.
 DENSITIES = (2048, 8192)
+# Rule families whose score gets a fitted correction (RULE_FAMILIES: handle, trigger). The trigger
+# stays a pure rule: one training category (spray bottle) has one.
+CORRECTED_RULES = ("handle",)
+VIEWS = 3  # single camera views per training object, at 2048 points (the server's localizer_points)
+VIEW_POINTS = 2048
+VIEW_SEED_OFFSET = 500  # camera seeds: object seed + offset + 1000 * view (the benchmark uses seed + 1000 * view)
 
 
 def family_key(name: str) -> str:
@@ -54,6 +63,7 @@ class ObjectSample:
     features: np.ndarray
     ious: dict[str, np.ndarray]
     points: int = 0  # the cloud's size
+    view: bool = False  # a single camera view (else the complete object)
 
 
 def proposal_ious(obj: PartObject, masks: np.ndarray) -> dict[str, np.ndarray]:
@@ -70,32 +80,45 @@ def proposal_ious(obj: PartObject, masks: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def sample_object(obj: PartObject, seed: int = 0, points: int | None = None) -> ObjectSample:
-    shape = ShapeAnalysis(obj)
+def sample_object(obj: PartObject, seed: int = 0, points: int | None = None,
+                  config: ShapeConfig | None = None) -> ObjectSample:  # fmt: skip
+    shape = ShapeAnalysis(obj, config)
     proposals = generate_proposals(shape)
     features = ProposalFeatures(shape).matrix(proposals)
     masks = np.stack([p.mask for p in proposals]) if proposals else np.zeros((0, len(obj)), bool)
-    return ObjectSample(obj.category, seed, features, proposal_ious(obj, masks), points or len(obj))
+    view = config is not None and config.viewpoint is not None
+    return ObjectSample(obj.category, seed, features, proposal_ious(obj, masks), points or len(obj), view)
 
 
-def training_samples(seeds: range, categories=None, densities=DENSITIES, progress: bool = False) -> list[ObjectSample]:
-    """Every training object at every density (clouds reach the localizer sparse or dense)."""
+def view_sample(category: str, seed: int, view: int) -> ObjectSample:
+    """One single camera view of a training object (views of a hidden part teach nothing of it)."""
+    seen = single_view(generate_object(category, seed), seed + VIEW_SEED_OFFSET + 1000 * view, VIEW_POINTS)
+    config = ShapeConfig(up=tuple(seen.up), viewpoint=tuple(seen.viewpoint))
+    return sample_object(seen.obj, seed, VIEW_POINTS, config)
+
+
+def training_samples(seeds: range, categories=None, densities=DENSITIES, views: int = VIEWS,
+                     progress: bool = False) -> list[ObjectSample]:  # fmt: skip
+    """Every training object at every density (clouds reach the localizer sparse or dense) and
+    from `views` cameras."""
     categories = list(TRAIN_CATEGORIES) if categories is None else list(categories)
     unknown = [c for c in categories if c not in TRAIN_CATEGORIES]
     if unknown:
         raise ValueError(f"part models are fitted on training categories only; not training: {unknown}")
-    jobs = [(c, s, n) for n in densities for c in categories for s in seeds]
+    jobs = [(c, s, n, None) for n in densities for c in categories for s in seeds]
+    jobs += [(c, s, VIEW_POINTS, v) for v in range(views) for c in categories for s in seeds]
     if progress:
         from tqdm import tqdm
 
-        jobs = tqdm(jobs, desc="training objects", unit="object")
-    return [sample_object(generate_object(c, s, n_points=n), s, n) for c, s, n in jobs]
+        jobs = tqdm(jobs, desc="training clouds", unit="cloud")
+    return [sample_object(generate_object(c, s, n_points=n), s, n) if v is None else view_sample(c, s, v)
+            for c, s, n, v in jobs]  # fmt: skip
 
 
-def _listwise_loss(w: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray]], l2: float):
+def _listwise_loss(w: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]], l2: float):
     loss, grad = l2 * float(w @ w), 2 * l2 * w
-    for x, target in groups:
-        s = x @ w
+    for x, target, offset in groups:
+        s = x @ w + offset
         p = np.exp(s - logsumexp(s))
         loss -= float(target @ (s - logsumexp(s)))
         grad += x.T @ (p - target)
@@ -103,13 +126,18 @@ def _listwise_loss(w: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray]], l
 
 
 def fit_family(samples: list[ObjectSample], key: str, mean: np.ndarray, std: np.ndarray, l2: float = L2):
-    """Weights over standardised features for one family (None when too few objects have it)."""
+    """Weights over standardised features for one family (None when too few objects have it).
+
+    For a family named by a rule (RULE_FAMILIES) the weights are a correction added to the
+    rule's score: the rule says what the part is for, the fit how it looks in these clouds."""
+    rule = RULE_FAMILIES.get(key)
     groups = []
     for s in samples:
         if key in s.ious and len(s.features):
             iou = s.ious[key]
             target = np.exp((iou - iou.max()) / TARGET_TEMPERATURE)
-            groups.append(((s.features - mean) / std, target / target.sum()))
+            offset = rule(s.features) if rule is not None else np.zeros(len(s.features))
+            groups.append(((s.features - mean) / std, target / target.sum(), offset))
     if len(groups) < MIN_OBJECTS:
         return None
     w0 = np.zeros(len(FEATURES))
@@ -117,12 +145,13 @@ def fit_family(samples: list[ObjectSample], key: str, mean: np.ndarray, std: np.
     return res.x
 
 
-def fit_models(samples: list[ObjectSample], l2: float = L2) -> dict:
+def fit_models(samples: list[ObjectSample], l2: float = L2, corrected=CORRECTED_RULES) -> dict:
+    """Weights per learned family, and corrections of the rule families in `corrected`."""
     feats = np.concatenate([s.features for s in samples if len(s.features)])
     mean, std = feats.mean(0), feats.std(0)
     std = np.where(std > 1e-9, std, 1.0)
     mean[FEATURES.index("bias")], std[FEATURES.index("bias")] = 0.0, 1.0
-    keys = sorted({k for s in samples for k in s.ious} - set(RULE_FAMILIES))
+    keys = sorted({k for s in samples for k in s.ious} - set(RULE_FAMILIES) | set(RULE_FAMILIES) & set(corrected))
     weights = {}
     for key in keys:
         w = fit_family(samples, key, mean, std, l2)
@@ -138,6 +167,7 @@ def fit_models(samples: list[ObjectSample], l2: float = L2) -> dict:
             "categories": sorted({s.category for s in samples}),
             "seeds": sorted({s.seed for s in samples}),
             "points": sorted({s.points for s in samples}),
+            "single_views": sum(s.view for s in samples),
             "objects_per_family": {k: objects[k] for k in weights},
         },
     }
@@ -158,9 +188,10 @@ def render_module(models: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8, help="objects per training category")
+    parser.add_argument("--views", type=int, default=VIEWS, help="single camera views per training object")
     parser.add_argument("--check", action="store_true", help="fail if the shipped models differ from a refit")
     args = parser.parse_args(argv)
-    models = fit_models(training_samples(range(args.seeds), progress=True))
+    models = fit_models(training_samples(range(args.seeds), views=args.views, progress=True))
     text = render_module(models)
     if args.check:
         same = MODEL_FILE.is_file() and MODEL_FILE.read_text() == text

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...geometry.rotations import up_frame
+from ...geometry.visibility import ViewVolume
 from ...objects.part_object import PartObject
 from .cloud import estimate_normals, point_spacing, propagate_signs
 from .solid import SolidConfig, VoxelSolid
@@ -22,6 +23,9 @@ class ShapeConfig:
     up: tuple[float, float, float] = (0.0, 0.0, 1.0)  # the object's up axis (z: standing on a table)
     # Where the sensor was (cloud frame) when the cloud is one camera view; None for a whole object.
     viewpoint: tuple[float, float, float] | None = None
+    # With a viewpoint: take the camera's thickness prior behind the seen surface as solid
+    # (geometry.visibility), so a body seen from one side is as thick as it is wide.
+    assume_back: bool = True
     # Opening radii as fractions of the largest inscribed ball: thin parts appear at every scale
     # from about their own radius up.
     scale_fractions: tuple[float, ...] = (0.15, 0.25, 0.35, 0.5, 0.65, 0.8)
@@ -57,8 +61,13 @@ class ShapeAnalysis:
         self.e1, self.e2 = frame[:, 0], frame[:, 1]
         self.spacing = point_spacing(self.points)
         self.link_radius = self.config.link_spacings * self.spacing
-        view = None if self.config.viewpoint is None else np.asarray(self.config.viewpoint) - self.points.mean(0)
-        self.solid = VoxelSolid(self.points, self.spacing, self.config.solid, view)
+        view, volume = None, None
+        if self.config.viewpoint is not None:
+            view = np.asarray(self.config.viewpoint) - self.points.mean(0)
+            if self.config.assume_back:
+                volume = ViewVolume.from_points(self.points, self.config.viewpoint, self.spacing, self.up)
+        floor = (self.up, float((self.points @ self.up).min()))
+        self.solid = VoxelSolid(self.points, self.spacing, self.config.solid, view, volume, floor)
         self.normals = self._outward_normals(obj.normals)
         self.height = self.points @ self.up
         self.z_min, self.z_max = float(self.height.min()), float(self.height.max())

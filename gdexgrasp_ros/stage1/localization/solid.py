@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ...geometry.visibility import ViewVolume
+
 # The 26 grid directions (all offsets in {-1, 0, 1}^3 but zero).
 DIRECTIONS = tuple(d for d in np.ndindex(3, 3, 3) if d != (1, 1, 1))
 DIRECTIONS = tuple(tuple(int(c) - 1 for c in d) for d in DIRECTIONS)
@@ -83,30 +85,55 @@ class VoxelSolid:
     """The solid enclosed by surface points: occupancy, distance to the outside, lookups."""
 
     def __init__(self, points: np.ndarray, spacing: float, config: SolidConfig | None = None,
-                 view_direction: np.ndarray | None = None):  # fmt: skip
+                 view_direction: np.ndarray | None = None, view_volume: ViewVolume | None = None,
+                 floor: tuple[np.ndarray, float] | None = None):  # fmt: skip
         """view_direction: for a cloud seen from one side (a depth camera), the unit direction from
         the object towards the sensor; the unseen back is then taken to be closed wherever the
-        seen surface and its sides enclose it (rays leaving away from the sensor are ignored)."""
+        seen surface and its sides enclose it (rays leaving away from the sensor are ignored).
+        view_volume: the camera's thickness prior (geometry.visibility): what it assumes behind
+        the seen surface is solid too, above floor = (up, lowest height) when given."""
         self.config = config or SolidConfig()
         pts = np.asarray(points, dtype=np.float64)
-        extent = pts.max(0) - pts.min(0)
+        # The grid spans what the camera's prior assumes behind the seen surface too.
+        bounds = pts if view_volume is None else np.concatenate([pts, view_volume.back_points()])
+        if floor is not None and view_volume is not None:
+            up, lowest = floor
+            up = np.asarray(up, dtype=np.float64)
+            bounds = bounds[bounds @ up >= lowest - spacing]
+        lo_b, hi_b = bounds.min(0), bounds.max(0)
+        extent = hi_b - lo_b
         voxel = spacing * self.config.voxel_fraction
         span = extent + 2 * (self.config.pad_voxels + 1) * voxel
         if np.prod(span / voxel) > self.config.max_voxels:
             voxel = float((np.prod(span) / self.config.max_voxels) ** (1 / 3)) * 1.01
         self.voxel = float(voxel)
         pad = self.config.pad_voxels
-        self.origin = pts.min(0) - pad * self.voxel
-        self.shape = tuple(int(v) for v in np.ceil((pts.max(0) - self.origin) / self.voxel).astype(int) + pad + 1)
+        self.origin = lo_b - pad * self.voxel
+        self.shape = tuple(int(v) for v in np.ceil((hi_b - self.origin) / self.voxel).astype(int) + pad + 1)
         occupied = np.zeros(self.shape, dtype=bool)
         occupied[tuple(self.index(pts).T)] = True
         shell = ndimage.distance_transform_edt(~occupied) <= self.config.shell_voxels
         directions = _facing(view_direction)
         inside = blocked_directions(shell, directions) >= self.config.blocked_fraction * len(directions)
+        if view_volume is not None:
+            inside |= self._assumed_behind(view_volume, floor)
         thick = inside | shell
         # Undo the thickening: erode by the shell radius, keeping the sampled voxels themselves.
         self.solid = (ndimage.distance_transform_edt(thick) > self.config.shell_voxels) | occupied
         self.depth = ndimage.distance_transform_edt(self.solid) * self.voxel  # metres to the outside
+
+    def centres(self) -> np.ndarray:
+        """(X*Y*Z, 3) centre of every voxel, in grid order."""
+        idx = np.indices(self.shape).reshape(3, -1).T
+        return self.origin + (idx + 0.5) * self.voxel
+
+    def _assumed_behind(self, view_volume: ViewVolume, floor) -> np.ndarray:
+        centres = self.centres()
+        inside = view_volume.inside(centres)
+        if floor is not None:
+            up, lowest = floor
+            inside &= centres @ np.asarray(up, dtype=np.float64) >= lowest
+        return inside.reshape(self.shape)
 
     def index(self, points: np.ndarray) -> np.ndarray:
         idx = np.floor((np.asarray(points) - self.origin) / self.voxel).astype(np.int64)
