@@ -208,7 +208,8 @@ class GraspSynthesizer:
         done["generation"] = result.initial_poses.generator
         optimizer_config = self.config.optimizer_config()
         with run.stage("optimization", result):
-            context = ObjectContext(obj, mask, self.device, complete=complete, view_volume=self._view_volume(prepared))
+            back = self._view_volume(prepared) if optimizer_config.unseen_back else None
+            context = ObjectContext(obj, mask, self.device, complete=complete, view_volume=back)
             opt = PriorGuidedOptimizer(hand, optimizer_config).run(
                 context, result.prior, result.initial_poses.rot6d.to(self.device),
                 result.initial_poses.trans.to(self.device), progress=run.sub_progress("optimization"),

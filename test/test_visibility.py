@@ -10,12 +10,12 @@ from gdexgrasp_ros.stage1.localization.cloud import point_spacing
 SENSOR = np.array([0.0, -0.6, 0.0])  # looking along +y
 
 
-def seen_points(mesh: trimesh.Trimesh, n: int = 20000, seed: int = 0) -> np.ndarray:
+def seen_points(mesh: trimesh.Trimesh, n: int = 20000, seed: int = 0, sensor: np.ndarray = SENSOR) -> np.ndarray:
     """Surface samples the sensor sees: the first hit of rays from the sensor."""
     pts, _ = trimesh.sample.sample_surface(mesh, n, seed=seed)
-    directions = pts - SENSOR
+    directions = pts - sensor
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    hits, rays, _ = mesh.ray.intersects_location(np.repeat(SENSOR[None], len(pts), 0), directions,
+    hits, rays, _ = mesh.ray.intersects_location(np.repeat(sensor[None], len(pts), 0), directions,
                                                   multiple_hits=False)  # fmt: skip
     return hits[np.argsort(rays)]
 
@@ -56,3 +56,18 @@ def test_a_view_volume_rejects_a_sensor_among_its_points():
         ViewVolume.from_points(pts, pts.mean(0), 0.01)
     with pytest.raises(ValueError, match="behind the sensor"):
         ViewVolume.from_points(pts, np.array([0.0, 0.0, 0.03]), 0.01)
+
+
+def test_an_object_standing_on_a_support_goes_on_behind_its_base():
+    """Seen from above at 45 degrees, a box's lower front edge is where it stands, not a rim it
+    curves away behind: with the up axis the base behind it is assumed, the slanted rays too."""
+    box = trimesh.creation.box((0.1, 0.1, 0.1))
+    box.apply_translation([0.0, 0.0, 0.05])  # standing on z = 0
+    sensor = np.array([0.0, -0.5, 0.55])
+    pts = seen_points(box, n=30000, sensor=sensor)
+    up = np.array([0.0, 0.0, 1.0])
+    near_base = np.array([[x, y, 0.01] for x in (-0.03, 0.0, 0.03) for y in (-0.02, 0.0, 0.02)])
+    with_up = ViewVolume.from_points(pts, sensor, point_spacing(pts), up)
+    without = ViewVolume.from_points(pts, sensor, point_spacing(pts))
+    assert with_up.inside(near_base).all() and without.inside(near_base).mean() < 0.8
+    assert not with_up.inside(np.array([[0.0, 0.0, 0.15], [0.0, -0.1, 0.05]])).any()  # above it, in front of it

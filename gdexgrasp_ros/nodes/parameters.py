@@ -84,6 +84,8 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("iterations_a", _OPT.iterations_a, "stage 3 sub-stage A iterations", 0, _BIG),
     ParamSpec("iterations_b", _OPT.iterations_b, "stage 3 sub-stage B iterations", 0, _BIG),
     ParamSpec("finger_closing", _OPT.closing, "after stage 3's sub-stages, close the fingers on the contact part"),
+    ParamSpec("unseen_back", _OPT.unseen_back, "camera views: stage 3 keeps fingers out of the object assumed behind "
+              "the seen surface (L_back)"),
     ParamSpec("preprocess", _SYN.preprocess, "camera clouds: plane removal, clustering, target selection, FPS"),
     ParamSpec("cloud_kind", _SYN.cloud_kind, "what goal clouds are: camera (one view; normals face the sensor), "
               "complete (mesh sample, fused views; normals point out) or auto (detected; the result's rationale "
@@ -203,7 +205,7 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
         analyzer=v["analyzer"], analyzer_options=analyzer_options, localizer=v["localizer"],
         localizer_options=localizer_options, localizer_points=v["localizer_points"],
         optimizer=OptimizerConfig(iterations_a=v["iterations_a"], iterations_b=v["iterations_b"],
-                                  closing=v["finger_closing"]),
+                                  closing=v["finger_closing"], unseen_back=v["unseen_back"]),
         mano_model_path=v["mano_model_path"],
     )  # fmt: skip
 

@@ -75,6 +75,8 @@ class OptimizerConfig:
     weights: LossWeights = field(default_factory=LossWeights)
     # After the sub-stages, close the fingers on the object (stage3.closing); not in mode "none".
     closing: bool = True
+    # Camera views with a known sensor: L_back on what the view assumes behind its surface.
+    unseen_back: bool = True
     closing_settings: ClosingConfig = field(default_factory=ClosingConfig)
 
     def __post_init__(self):

@@ -41,9 +41,6 @@ MIN_OBJECTS = 3  # a family seen on fewer training samples (objects x densities)
 # Cloud sizes every training object is sampled at: a 2048-point network input and the denser
 # cloud the localizer analyses (GeometricLocalizer.analysis_points), so one model serves both.
 DENSITIES = (2048, 8192)
-# Rule families whose score gets a fitted correction (RULE_FAMILIES: handle, trigger). The trigger
-# stays a pure rule: one training category (spray bottle) has one.
-CORRECTED_RULES = ("handle",)
 VIEWS = 3  # single camera views per training object, at 2048 points (the server's localizer_points)
 VIEW_POINTS = 2048
 VIEW_SEED_OFFSET = 500  # camera seeds: object seed + offset + 1000 * view (the benchmark uses seed + 1000 * view)
@@ -115,10 +112,10 @@ def training_samples(seeds: range, categories=None, densities=DENSITIES, views: 
             for c, s, n, v in jobs]  # fmt: skip
 
 
-def _listwise_loss(w: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]], l2: float):
+def _listwise_loss(w: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray]], l2: float):
     loss, grad = l2 * float(w @ w), 2 * l2 * w
-    for x, target, offset in groups:
-        s = x @ w + offset
+    for x, target in groups:
+        s = x @ w
         p = np.exp(s - logsumexp(s))
         loss -= float(target @ (s - logsumexp(s)))
         grad += x.T @ (p - target)
@@ -126,18 +123,13 @@ def _listwise_loss(w: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray, np.
 
 
 def fit_family(samples: list[ObjectSample], key: str, mean: np.ndarray, std: np.ndarray, l2: float = L2):
-    """Weights over standardised features for one family (None when too few objects have it).
-
-    For a family named by a rule (RULE_FAMILIES) the weights are a correction added to the
-    rule's score: the rule says what the part is for, the fit how it looks in these clouds."""
-    rule = RULE_FAMILIES.get(key)
+    """Weights over standardised features for one family (None when too few objects have it)."""
     groups = []
     for s in samples:
         if key in s.ious and len(s.features):
             iou = s.ious[key]
             target = np.exp((iou - iou.max()) / TARGET_TEMPERATURE)
-            offset = rule(s.features) if rule is not None else np.zeros(len(s.features))
-            groups.append(((s.features - mean) / std, target / target.sum(), offset))
+            groups.append(((s.features - mean) / std, target / target.sum()))
     if len(groups) < MIN_OBJECTS:
         return None
     w0 = np.zeros(len(FEATURES))
@@ -145,13 +137,12 @@ def fit_family(samples: list[ObjectSample], key: str, mean: np.ndarray, std: np.
     return res.x
 
 
-def fit_models(samples: list[ObjectSample], l2: float = L2, corrected=CORRECTED_RULES) -> dict:
-    """Weights per learned family, and corrections of the rule families in `corrected`."""
+def fit_models(samples: list[ObjectSample], l2: float = L2) -> dict:
     feats = np.concatenate([s.features for s in samples if len(s.features)])
     mean, std = feats.mean(0), feats.std(0)
     std = np.where(std > 1e-9, std, 1.0)
     mean[FEATURES.index("bias")], std[FEATURES.index("bias")] = 0.0, 1.0
-    keys = sorted({k for s in samples for k in s.ious} - set(RULE_FAMILIES) | set(RULE_FAMILIES) & set(corrected))
+    keys = sorted({k for s in samples for k in s.ious} - set(RULE_FAMILIES))
     weights = {}
     for key in keys:
         w = fit_family(samples, key, mean, std, l2)

@@ -1,0 +1,16 @@
+"""`make demo` must not depend on a lucky camera: the best grasp lands on the kettle's real handle
+(judged against the renderer's labels, not the result's own mask) on scene seeds that were fixed
+before any run: 10, 11 and 12, the three after the README's seeds 0-9 (benchmarks/demo_seeds.py)."""
+
+import pytest
+
+from gdexgrasp_ros.demo import default_scene, synthesize_scene, true_part_contact, true_part_mask
+
+
+@pytest.mark.parametrize("seed", [10, 11, 12])
+def test_the_demo_grasps_the_real_handle(seed):
+    scene = default_scene(seed)
+    result = synthesize_scene(scene, 700, "leap_hand", progress_bar=False)
+    assert result.arrangement.contact_part == "handle" and result.grasps
+    assert true_part_mask(scene, result.object_points).any(), "the camera sees the handle"
+    assert true_part_contact(scene, result) >= 0.5
