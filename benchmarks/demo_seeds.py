@@ -45,6 +45,7 @@ def judge_seed(seed: int, iterations: int, out: pathlib.Path | None) -> dict:
     if out is not None:
         from gdexgrasp_ros.demo import _render
 
+        (out / f"seed_{seed}").mkdir(parents=True, exist_ok=True)
         _render(result, scene, out / f"seed_{seed}")
     return {"seed": seed, "handle_iou": round(iou, 3), "true_handle_contact": round(share, 3),
             "on_handle": share >= ON_HANDLE, "claimed_on_part": round(float(result.grasps[0].quality.part_contact_ratio), 3)
