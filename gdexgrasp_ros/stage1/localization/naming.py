@@ -27,6 +27,7 @@ LOOP_BONUS = 1.0  # a bar attached at both ends (mug, kettle, suitcase) is the a
 LOOP_MIN_BULGE = 0.25  # bow height / span of a loop (a mug handle ~0.5, a flat suitcase arch ~0.3)
 BAR_MAX_WIDTH = 0.5  # width / length beyond which a part stops looking like a bar
 BAR_PENALTY = 4.0  # per unit of width / length beyond that (a disc, 1.0: -2)
+SUPPORT_BAND = 0.2  # relative height: a part reaching no higher than about this lies along the base
 FINGER_RADIUS_M = 0.006
 FINGER_LENGTH_M = 0.035
 FINGER_LOG_SIGMA = 0.5
@@ -67,7 +68,10 @@ def handle_score(features: np.ndarray) -> np.ndarray:
     size = 0.5 * features[:, _F["log_fraction"]]
     # Two alike pieces taken together are a pair of handles (a pot's), which one hand never holds.
     pair = -3.0 * features[:, _F["kind_thin-union"]]
-    return grip + length + bar + attached + not_lid + whole + size + pair
+    # Nothing lying along the bottom of the object is closed around: fingers cannot get under it.
+    # (In one camera view the base's rim looks like a thin band.)
+    on_support = -3.0 * np.clip((SUPPORT_BAND - features[:, _F["height_max"]]) / 0.1, 0.0, 1.0)
+    return grip + length + bar + attached + not_lid + whole + size + pair + on_support
 
 
 def trigger_score(features: np.ndarray) -> np.ndarray:
