@@ -65,7 +65,10 @@ class ShapeAnalysis:
         if self.config.viewpoint is not None:
             view = np.asarray(self.config.viewpoint) - self.points.mean(0)
             if self.config.assume_back:
-                volume = ViewVolume.from_points(self.points, self.config.viewpoint, self.spacing, self.up)
+                try:
+                    volume = ViewVolume.from_points(self.points, self.config.viewpoint, self.spacing, self.up)
+                except ValueError:  # a sensor among or behind the points: assume nothing behind them
+                    volume = None
         floor = (self.up, float((self.points @ self.up).min()))
         self.solid = VoxelSolid(self.points, self.spacing, self.config.solid, view, volume, floor)
         self.normals = self._outward_normals(obj.normals)
