@@ -6,7 +6,7 @@ Each seed draws a new kettle, distractors, placement and camera viewpoint (demo.
 and the whole pipeline runs on the camera cloud with the demo's instruction, as `make demo` does.
 Judged against the renderer's labels (never the result's own mask): the localizer's handle IoU
 over the object points, and the share of the best grasp's contacts on the true handle; a grasp is
-"on the handle" when at least half of its contacts are. --out also writes each seed's best grasp
+"on the handle" when most of its contacts are (metrics.contact.on_part, as part accuracy). --out also writes each seed's best grasp
 as a PNG (look at them). Prints a line per seed, the count, and one JSON line.
 """
 
@@ -22,9 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from gdexgrasp_ros.demo import default_scene, synthesize_scene, true_part_contact, true_part_mask  # noqa: E402
-
-ON_HANDLE = 0.5  # share of the best grasp's contacts on the true handle
+from gdexgrasp_ros.demo import _finite, default_scene, synthesize_scene, true_part_contact, true_part_mask  # noqa: E402
+from gdexgrasp_ros.metrics.contact import on_part  # noqa: E402
 
 
 def seed_list(text: str) -> list[int]:
@@ -34,10 +33,10 @@ def seed_list(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
 
 
-def judge_seed(seed: int, iterations: int, out: pathlib.Path | None) -> dict:
+def judge_seed(seed: int, iterations: int, out: pathlib.Path | None, device: str = "cpu") -> dict:
     scene = default_scene(seed)
     start = time.perf_counter()
-    result = synthesize_scene(scene, iterations, "leap_hand", progress_bar=False)
+    result = synthesize_scene(scene, iterations, "leap_hand", progress_bar=False, device=device)
     truth = true_part_mask(scene, result.object_points)
     mask = result.part_mask
     iou = float(np.sum(mask & truth) / max(np.sum(mask | truth), 1))
@@ -47,9 +46,10 @@ def judge_seed(seed: int, iterations: int, out: pathlib.Path | None) -> dict:
 
         (out / f"seed_{seed}").mkdir(parents=True, exist_ok=True)
         _render(result, scene, out / f"seed_{seed}")
+    claimed = _finite(result.grasps[0].quality.part_contact_ratio, 3) if result.grasps else None
     return {"seed": seed, "handle_iou": round(iou, 3), "true_handle_contact": round(share, 3),
-            "on_handle": share >= ON_HANDLE, "claimed_on_part": round(float(result.grasps[0].quality.part_contact_ratio), 3)
-            if result.grasps else None, "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+            "on_handle": on_part(share), "claimed_on_part": claimed,
+            "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
 
 
 def main() -> int:

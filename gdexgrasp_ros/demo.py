@@ -46,13 +46,15 @@ def default_scene(seed: int = DEFAULT_SEED):
     return table_top_scene(target, distractors, seed=seed)
 
 
-def synthesize_scene(scene, iterations: int, robot: str, preset: str = "full", progress_bar: bool = True):
+def synthesize_scene(scene, iterations: int, robot: str, preset: str = "full", progress_bar: bool = True,
+                     device: str = "auto"):  # fmt: skip
     """The pipeline on the scene's camera cloud with the demo's instruction (a SynthesisResult)."""
     request = validate_request(RawRequest(points=scene.cloud.points, frame_id="camera_optical_frame",
                                           instruction=INSTRUCTION, object_category="kettle", max_grasps=3,
                                           robot_hand=robot, timeout=600.0))  # fmt: skip
-    synth = GraspSynthesizer(SynthesizerConfig(preset=preset, optimizer=OptimizerConfig(iterations_a=iterations,
-                                                                                        iterations_b=iterations)))  # fmt: skip
+    synth = GraspSynthesizer(SynthesizerConfig(preset=preset, device=device,
+                                               optimizer=OptimizerConfig(iterations_a=iterations,
+                                                                         iterations_b=iterations)))  # fmt: skip
     if not progress_bar:
         return synth.synthesize(request)
     bar = tqdm(total=100, desc="synthesis", unit="%")

@@ -278,3 +278,16 @@ def test_detector_localizer_with_local_weights():
     localizer = DetectorLocalizer(fallback=False)
     result = localizer.localize(mug, "handle")
     assert result.backend == "detector" and result.mask.any()
+
+
+def test_the_handle_rule_passes_over_a_band_along_the_base():
+    """Fingers cannot close under something lying on the table: of two candidates alike but for
+    how high they reach, the one along the base scores 3 lower."""
+    from gdexgrasp_ros.stage1.localization.features import FEATURES
+    from gdexgrasp_ros.stage1.localization.naming import handle_score
+
+    f = np.zeros((2, len(FEATURES)))
+    f[:, FEATURES.index("bias")] = 1.0
+    f[:, FEATURES.index("height_max")] = (0.08, 0.6)
+    low, high = handle_score(f)
+    assert high - low == pytest.approx(3.0)

@@ -71,3 +71,37 @@ def test_an_object_standing_on_a_support_goes_on_behind_its_base():
     without = ViewVolume.from_points(pts, sensor, point_spacing(pts))
     assert with_up.inside(near_base).all() and without.inside(near_base).mean() < 0.8
     assert not with_up.inside(np.array([[0.0, 0.0, 0.15], [0.0, -0.1, 0.05]])).any()  # above it, in front of it
+
+
+def test_a_view_volume_rejects_bad_inputs_with_a_message():
+    pts = seen_points(trimesh.creation.box((0.1, 0.1, 0.1)), n=2000)
+    for bad, match in ((np.full((5, 3), np.nan), "finite points"), (np.zeros((0, 3)), "finite points")):
+        with pytest.raises(ValueError, match=match):
+            ViewVolume.from_points(bad, SENSOR, 0.005)
+    for spacing in (0.0, -0.01, np.nan):
+        with pytest.raises(ValueError, match="spacing"):
+            ViewVolume.from_points(pts, SENSOR, spacing)
+    for up in ((0.0, 0.0, 0.0), (np.nan, 0.0, 1.0)):
+        with pytest.raises(ValueError, match="up axis"):
+            ViewVolume.from_points(pts, SENSOR, 0.005, up)
+    # An up axis of any length means the same direction.
+    a = ViewVolume.from_points(pts, SENSOR, 0.005, (0.0, 0.0, 10.0))
+    b = ViewVolume.from_points(pts, SENSOR, 0.005, (0.0, 0.0, 1.0))
+    np.testing.assert_allclose(a.behind, b.behind)
+
+
+def test_the_localizers_solid_of_one_view_takes_the_assumed_back():
+    """A mug seen from one side: the seen surface and its sides close only part of the body
+    (measured: 63k voxels, largest inscribed ball 2.5 cm); with the assumed back the solid
+    grows to the body behind it (110k voxels, 3.3 cm)."""
+    from gdexgrasp_ros.objects.procedural import generate_object
+    from gdexgrasp_ros.objects.single_view import single_view
+    from gdexgrasp_ros.stage1.localization.shape import ShapeAnalysis, ShapeConfig
+
+    seen = single_view(generate_object("mug", 3), seed=3)
+    solid = {}
+    for back in (False, True):
+        config = ShapeConfig(up=tuple(seen.up), viewpoint=tuple(seen.viewpoint), assume_back=back)
+        solid[back] = ShapeAnalysis(seen.obj, config).solid
+    assert solid[True].solid.sum() > 1.5 * solid[False].solid.sum()
+    assert solid[True].max_depth > solid[False].max_depth + 0.005

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from .normals import tangent_basis
+
 # A jump in front depth between neighbouring pixels larger than this (plus a few pixels' slope)
 # separates two surfaces: an occlusion boundary, which the thickness prior treats as an edge.
 DEPTH_JUMP_M = 0.015
@@ -46,12 +48,24 @@ class ViewVolume:
         the typical distance between neighbouring points (metres); up: the support's up axis
         when the object stands on one (its lowest points rest there)."""
         pts = np.asarray(points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 3 or len(pts) == 0 or not np.isfinite(pts).all():
+            raise ValueError(f"a view volume needs (N, 3) finite points, got shape {pts.shape}")
         sensor = np.asarray(sensor, dtype=np.float64).reshape(3)
+        if not np.isfinite(sensor).all():
+            raise ValueError(f"the sensor position must be finite, got {sensor}")
+        if not (np.isfinite(spacing) and spacing > 0):
+            raise ValueError(f"the point spacing must be a positive length in metres, got {spacing}")
+        if up is not None:
+            up = np.asarray(up, dtype=np.float64).reshape(3)
+            if not (np.isfinite(up).all() and np.linalg.norm(up) > 1e-9):
+                raise ValueError(f"the up axis must be a finite non-zero vector, got {up}")
+            up = up / np.linalg.norm(up)
         axis = pts.mean(0) - sensor
         distance = float(np.linalg.norm(axis))
         if not np.isfinite(distance) or distance < 1e-6:
             raise ValueError("the sensor must lie away from the points it saw")
-        axes = _image_axes(axis / distance)
+        optical = axis / distance
+        axes = np.stack([*(b[0] for b in tangent_basis(optical[None])), optical])  # image u, v, optical
         uv, z = _project(pts, sensor, axes)
         if np.any(z <= 0):
             raise ValueError("some points lie behind the sensor: wrong sensor position or frame")
@@ -62,10 +76,10 @@ class ViewVolume:
         front = _front_depth(uv, z, lo, pixel, shape)
         support = None
         if up is not None:
-            support = _below_support_contact(front, pts, sensor, axes, lo, pixel, np.asarray(up, dtype=np.float64))
+            support = _below_support_contact(front, pts, sensor, axes, lo, pixel, up)
         behind = _thickness_prior(front, pixel * distance, support)
         if up is not None:
-            behind = behind * _slant(front.shape, axes, lo, pixel, np.asarray(up, dtype=np.float64))
+            behind = behind * _slant(front.shape, axes, lo, pixel, up)
         return cls(sensor, axes, pixel, lo, front, behind)
 
     def _lookup(self, queries: np.ndarray):
@@ -102,13 +116,6 @@ class ViewVolume:
 
     def inside(self, queries: np.ndarray) -> np.ndarray:
         return self.depth_inside(queries) > 0
-
-
-def _image_axes(optical: np.ndarray) -> np.ndarray:
-    helper = np.array([1.0, 0.0, 0.0]) if abs(optical[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    u = np.cross(optical, helper)
-    u /= np.linalg.norm(u)
-    return np.stack([u, np.cross(optical, u), optical])
 
 
 def _project(points: np.ndarray, sensor: np.ndarray, axes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

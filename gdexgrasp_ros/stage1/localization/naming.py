@@ -8,8 +8,6 @@ Two kinds of family:
 - learned (every other family the training categories show: lid/cap, spout, body, blade, neck
   ...): a linear score over standardised features, weights in part_models.py, fitted by fit.py
   on the procedural training categories only (complete clouds and single camera views).
-A rule family may carry a fitted linear correction too (the handle: fit.CORRECTED_RULES): the
-rule says what the part is for, the correction how such parts look in the clouds a camera gives.
 A softmax over one object's candidates turns scores into how much the model prefers each one;
 the preferred candidate is the part, and its softmax weight is the confidence.
 """
@@ -123,10 +121,9 @@ class PartModels:
         return key if key in self.weights or key in RULE_FAMILIES else None
 
     def scores(self, features: np.ndarray, family: str) -> np.ndarray:
-        learned = ((features - self.mean) / self.std) @ self.weights[family] if family in self.weights else 0.0
-        if family in RULE_FAMILIES:  # the rule, plus its fitted correction when there is one
-            return RULE_FAMILIES[family](features) + learned
-        return learned
+        if family in RULE_FAMILIES:
+            return RULE_FAMILIES[family](features)
+        return ((features - self.mean) / self.std) @ self.weights[family]
 
     def preference(self, features: np.ndarray, family: str) -> np.ndarray:
         """Softmax of the scores over one object's candidates."""
