@@ -82,7 +82,7 @@ def builder(name: str) -> Callable[[Builder], Builder]:
 def _part_models(path: Path) -> None:
     from ..stage1.localization import fit
 
-    models = fit.fit_models(fit.training_samples(range(PART_MODEL_SEEDS), progress=True))
+    models = fit.fit_model_sets(fit.training_samples(range(PART_MODEL_SEEDS), progress=True))
     path.write_text(fit.render_module(models))
 
 

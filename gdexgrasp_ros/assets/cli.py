@@ -3,7 +3,7 @@
 gdexgrasp-build list                 name, path and ok / stale / missing for every asset
 gdexgrasp-build check                exit 1 naming every file whose sha256 differs from the manifest
 gdexgrasp-build NAME [NAME ...]      rebuild those assets and store their new sha256 in the manifest
-gdexgrasp-build all                  rebuild every asset (the part-model fit takes ~5 min)
+gdexgrasp-build all                  rebuild every asset (the part-model fit takes ~12 min)
 gdexgrasp-build record NAME|all      store the sha256 of the files as they are (after running an
                                      asset's own command), without rebuilding
 

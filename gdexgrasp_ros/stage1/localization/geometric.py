@@ -74,8 +74,10 @@ class GeometricLocalizer(PartLocalizer):
     analysis_points: clouds with more points are analysed on this many (farthest-point
     sampled) and the mask carried to every point by its nearest analysed neighbour. For a
     complete cloud, give it the densest one there is: small parts (triggers, caps) need ~3 mm
-    spacing. One camera view localizes better at 2048 (the part models were fitted on complete
-    objects; README). 8192 points take ~2 s on one CPU core, 2048 ~0.4 s.
+    spacing. One camera view localizes better at 2048 (README). 8192 points take ~2 s on one
+    CPU core, 2048 ~0.4 s.
+    models / view_models: fitted part-name models (fit.fit_models) for complete clouds and for
+    single camera views; None loads the shipped part_models.MODELS / VIEW_MODELS.
     """
 
     name = "geometric"
@@ -83,10 +85,14 @@ class GeometricLocalizer(PartLocalizer):
 
     def __init__(self, up=(0.0, 0.0, 1.0), cache_size: int = 4, models: dict | None = None,
                  shape_config: ShapeConfig | None = None, viewpoint=None,
-                 analysis_points: int = ANALYSIS_POINTS):  # fmt: skip
+                 analysis_points: int = ANALYSIS_POINTS, view_models: dict | None = None):  # fmt: skip
         self.config = replace(shape_config or ShapeConfig(), up=_vector(up),
                               viewpoint=None if viewpoint is None else _vector(viewpoint))  # fmt: skip
-        self.models = PartModels(models)
+        self.models = PartModels(models)  # complete clouds
+        # Single camera views (a viewpoint is known): models fitted on single views too. Given
+        # `models` and no `view_models`, those serve both.
+        self.view_models = PartModels(view_models, view=True) if view_models is not None or models is None \
+            else self.models  # fmt: skip
         self.cache_size = int(cache_size)
         if int(analysis_points) < 16:
             raise ValueError(f"analysis_points must be at least 16, got {analysis_points}")
@@ -106,9 +112,7 @@ class GeometricLocalizer(PartLocalizer):
         from a camera pose) overrides the localizer's up axis; for a cloud from one camera view,
         view.viewpoint (the sensor's position in the cloud's frame, the origin of an optical-frame
         cloud) lets the unseen back be closed."""
-        up = self.config.up if view is None else _vector(view.up)
-        viewpoint = self.config.viewpoint if view is None else view.viewpoint
-        viewpoint = None if viewpoint is None else _vector(viewpoint)
+        up, viewpoint = self._view(view)
         key = _cloud_key(obj, (up, viewpoint))
         if key in self._cache:
             self._cache.move_to_end(key)
@@ -116,12 +120,21 @@ class GeometricLocalizer(PartLocalizer):
         shape = ShapeAnalysis(obj, replace(self.config, up=up, viewpoint=viewpoint))
         proposals = generate_proposals(shape)
         features = ProposalFeatures(shape).matrix(proposals)
-        names, scores = self.models.best_family(features)
+        names, scores = self._models(viewpoint).best_family(features)
         parts = ObjectParts(shape, proposals, features, names, scores, segmentation(shape))
         self._cache[key] = parts
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return parts
+
+    def _view(self, view: SceneView | None):
+        """(up, viewpoint) for a query: its SceneView's, else the localizer's own."""
+        up = self.config.up if view is None else _vector(view.up)
+        viewpoint = self.config.viewpoint if view is None else view.viewpoint
+        return up, None if viewpoint is None else _vector(viewpoint)
+
+    def _models(self, viewpoint) -> PartModels:
+        return self.models if viewpoint is None else self.view_models
 
     @staticmethod
     def _info(parts: ObjectParts, i: int, score: float, selected: bool) -> SegmentInfo:
@@ -138,7 +151,7 @@ class GeometricLocalizer(PartLocalizer):
         parts = self.analyse(analysed, view)
         if not parts.proposals:
             raise PartNotFound(part_name, "the object could not be split into candidate parts (too few points?)")
-        pref = self.models.preference(parts.features, family)
+        pref = self._models(self._view(view)[1]).preference(parts.features, family)
         order = np.argsort(-pref, kind="stable")
         chosen = parts.proposals[int(order[0])]
         segments = [self._info(parts, int(i), float(pref[i]), i == order[0]) for i in order[:REPORTED_CANDIDATES]]

@@ -98,11 +98,13 @@ RULE_FAMILIES = {"handle": handle_score, "trigger": trigger_score}
 class PartModels:
     """Scores candidates for part families with fitted linear weights."""
 
-    def __init__(self, models: dict | None = None):
+    def __init__(self, models: dict | None = None, view: bool = False):
+        """models: a fitted set (fit.fit_models); None loads the shipped one, for single camera
+        views when `view` (part_models.VIEW_MODELS), else for complete clouds (MODELS)."""
         if models is None:
-            from .part_models import MODELS
+            from . import part_models
 
-            models = MODELS
+            models = part_models.VIEW_MODELS if view else part_models.MODELS
         if list(models["features"]) != list(FEATURES):
             raise ValueError("part_models.py was fitted for other features; refit with "
                              "`python -m gdexgrasp_ros.stage1.localization.fit`")  # fmt: skip
