@@ -15,7 +15,7 @@ from rclpy.executors import SingleThreadedExecutor
 from ros_helpers import start_node, stop_node, wait_for
 from std_msgs.msg import Header
 
-from gdexgrasp_ros.demo import INSTRUCTION, default_scene
+from gdexgrasp_ros.demo import INSTRUCTION, default_scene, true_part_mask
 from gdexgrasp_ros.errors import ErrorCode, GraspError
 from gdexgrasp_ros.nodes.cloud_conversions import arrays_to_cloud
 from gdexgrasp_ros.pipeline import STAGES, GraspSynthesizer, SynthesizerConfig
@@ -163,8 +163,6 @@ def test_the_result_says_which_prior_and_initialisation_it_used(scene, synthesiz
 
 
 def test_an_unlabelled_camera_view_is_localized_geometrically():
-    from scipy.spatial import cKDTree
-
     s = default_scene(1)  # the demo's scene
     request = validate_request(RawRequest(points=s.cloud.points, instruction=INSTRUCTION, object_category="kettle",
                                           max_grasps=1))  # fmt: skip
@@ -173,13 +171,7 @@ def test_an_unlabelled_camera_view_is_localized_geometrically():
     assert result.localization.backend == "geometric"
     assert synth._get_localizer("geometric").analysis_points == SynthesizerConfig().localizer_points
     # Ground truth: the camera's part label of the input point each object point is.
-    flat = s.cloud.points.reshape(-1, 3)
-    valid = np.flatnonzero(np.isfinite(flat).all(1))
-    dist, nearest = cKDTree(flat[valid]).query(result.object_points)
-    assert dist.max() < 1e-9
-    pixel = valid[nearest]
-    handle_id = s.objects[0].part_names.index("handle")
-    truth = (s.cloud.object_index.reshape(-1)[pixel] == 0) & (s.cloud.part_ids.reshape(-1)[pixel] == handle_id)
+    truth = true_part_mask(s, result.object_points, "handle")
     mask = result.part_mask
     assert truth.any() and np.sum(mask & truth) / np.sum(mask | truth) >= 0.6
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..geometry.sampling import farthest_point_sampling
-from .camera import table_top_scene
+from .camera import table_size_for, table_top_scene
 from .part_object import PartObject
 from .preprocess import PreprocessConfig, preprocess_cloud
 
@@ -27,10 +27,7 @@ def single_view(obj: PartObject, seed: int, n: int = 2048, noise_std: float = 0.
     """Render obj (which needs a mesh) alone on a table from the seeded camera of table_top_scene
     and preprocess the cloud as the pipeline does; n: at most this many object points, thinned by
     farthest-point sampling from the object's voxel cloud (as the pipeline localizes)."""
-    flat = obj.mesh.vertices[:, :2]
-    reach = float(np.linalg.norm(flat - (flat.min(0) + flat.max(0)) / 2, axis=1).max())
-    # A broom needs a bigger table than the default 0.8 m.
-    scene = table_top_scene(obj, [], seed=seed, table_size=max(0.8, 2.5 * reach), noise_std=noise_std)
+    scene = table_top_scene(obj, [], seed=seed, table_size=table_size_for(obj), noise_std=noise_std)
     out = preprocess_cloud(scene.cloud.points, PreprocessConfig(num_points=min(n, 2048), seed=seed))
     up = scene.cloud.cam_to_world[:3, :3].T @ np.array([0.0, 0.0, 1.0])
     keep = np.sort(farthest_point_sampling(out.object_points, n))
