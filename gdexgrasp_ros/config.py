@@ -93,6 +93,9 @@ class SynthesizerConfig:
     generator: str = ""  # "" = the preset's (stage2/generation.py GENERATORS)
     generator_options: dict = field(default_factory=dict)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    # Complete clouds: simulate each grasp on a surface reconstructed from the cloud and rank those
+    # that hold first (metrics.hold_check; ~1-3 s per goal for the reconstruction, ~0.1-1 s per grasp).
+    hold_check: bool = True
     up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
     mano_model_path: str = ""
     retargeting_config_dir: str = ""  # "" = the package's config/retargeting

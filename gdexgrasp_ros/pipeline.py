@@ -2,8 +2,8 @@
 
 preprocess (camera cloud -> object) -> stage 1: analysis (instruction -> Arrangement),
 localization (-> LocalizationResult), retrieval (-> GraspPrior) -> stage 2: generation
-(-> InitialPoses) -> stage 3: prior-guided optimization -> evaluation (metrics, ranking) ->
-retargeting. Typed results cross every stage boundary and are kept in the SynthesisResult.
+(-> InitialPoses) -> stage 3: prior-guided optimization -> evaluation (metrics; on a complete
+cloud the hold check, metrics.hold_check; ranking) -> retargeting. Typed results cross every stage boundary and are kept in the SynthesisResult.
 
 The configuration's preset (config.PRESETS) picks each stage's component, so the paper's
 ablations run through this same code. Reports progress per stage, honours cancellation and
@@ -29,7 +29,9 @@ from .geometry.rotations import rot6d_to_matrix
 from .geometry.visibility import ViewVolume
 from .hand import load_hand_model
 from .metrics.contact import contact_mask
+from .metrics.hold_check import HoldCheck, hold_factor
 from .metrics.quality import GraspQuality, evaluate_grasp
+from .metrics.simulation import HELD_M
 from .objects.part_object import PartObject
 from .objects.preprocess import CloudUnitsError, estimate_normals, preprocess_cloud, resolve_cloud_kind_of
 from .request import SynthesisRequest
@@ -114,6 +116,8 @@ class SynthesisResult:
         if self.initial_poses is not None:
             parts.append(f"initial poses: {self.initial_poses.description}")
         parts.append(f"optimization: {self.components.get('optimization', 'not run')}")
+        if "evaluation" in self.components:
+            parts.append(f"ranking: {self.components['evaluation']}")
         return "; ".join(parts)
 
 
@@ -217,9 +221,10 @@ class GraspSynthesizer:
             )  # fmt: skip
         done["optimization"] = _describe_optimization(optimizer_config, closes=bool(hand.closing_joints))
         with run.stage("evaluation", result):
-            grasps = self._evaluate(hand, opt, obj, mask, result.prior, request.max_grasps,
-                                    part_known=self.components.localization, check=run.check_deadline,
-                                    complete=complete)  # fmt: skip
+            grasps = self._evaluate(hand, opt, obj, mask, result.prior, part_known=self.components.localization,
+                                    check=run.check_deadline, complete=complete)  # fmt: skip
+            done["evaluation"] = self._check_hold(grasps, hand, obj, prepared.view.up, complete, run.check_deadline)
+            grasps = _ranked(grasps, request.max_grasps)
         with run.stage("retargeting", result):
             self._retarget(grasps, request.robot_hand, request.hand_model, run.check_deadline)
         done["retargeting"] = request.robot_hand
@@ -302,9 +307,10 @@ class GraspSynthesizer:
         return found
 
     def _evaluate(self, hand, opt: OptimizationResult, obj: PartObject, mask: np.ndarray, prior: GraspPrior,
-                  count: int, part_known: bool, check, complete: bool = False) -> list[GraspCandidate]:  # fmt: skip
-        """Metrics and ranking. A complete cloud is judged with the inside test everywhere (penetration,
-        share of the hand inside, intersection volume); a camera view near its points only."""
+                  part_known: bool, check, complete: bool = False) -> list[GraspCandidate]:  # fmt: skip
+        """Metrics and the ranking score of every candidate that touches the object (unsorted). A complete
+        cloud is judged with the inside test everywhere (penetration, share of the hand inside,
+        intersection volume); a camera view near its points only."""
         with torch.no_grad():
             out = hand.forward(opt.rot6d, opt.trans, opt.joints)
         R = rot6d_to_matrix(opt.rot6d).cpu().numpy()
@@ -323,10 +329,30 @@ class GraspSynthesizer:
                 contact_points=verts[near], quality=quality, loss=float(opt.loss[k]),
                 prior_cluster_id=prior.cluster_id,
             ))  # fmt: skip
-        grasps.sort(key=lambda g: -g.quality.score)
         if not any(g.quality.contact_count > 0 for g in grasps):
             raise GraspError(ErrorCode.NO_GRASP_FOUND, "no candidate touches the object after optimization")
-        return [g for g in grasps if g.quality.contact_count > 0][:count]
+        return [g for g in grasps if g.quality.contact_count > 0]
+
+    def _check_hold(self, grasps: list[GraspCandidate], hand, obj: PartObject, up, complete: bool, check) -> str:
+        """The hold check (metrics.hold_check) on a complete cloud: each grasp's simulated displacement and
+        its ranking score scaled by it, in place. Returns what was done, for the result's components."""
+        if not self.config.hold_check:
+            return "geometric ranking (hold check off)"
+        if not complete:
+            return "geometric ranking (a camera view has no closed surface to simulate)"
+        try:
+            holder = HoldCheck(obj.points, obj.normals, up)
+        except ValueError as err:  # no volume enclosed: rank on geometry alone, and say so
+            return f"geometric ranking (hold check skipped: {err})"
+        faces = hand.faces.cpu().numpy()
+        with holder:
+            for g in grasps:
+                check()
+                moved = holder.displacement(g.vertices, faces)
+                g.quality = dataclasses.replace(g.quality, simulation_displacement=moved,
+                                                score=g.quality.score * hold_factor(moved))  # fmt: skip
+        held = sum(g.quality.simulation_displacement < HELD_M for g in grasps)
+        return f"hold check: {held} of {len(grasps)} grasps held the reconstructed object in simulation"
 
     def _retarget(self, grasps: list[GraspCandidate], robot: str, hand_model: str, check) -> None:
         if robot in ("", "none"):
@@ -453,6 +479,11 @@ class _StageTimer:
         if exc_type is None:
             self.run.check_deadline()  # a stage that ran past the limit is named as the one (e.g. localization)
         return False
+
+
+def _ranked(grasps: list[GraspCandidate], count: int) -> list[GraspCandidate]:
+    """The `count` best grasps by ranking score."""
+    return sorted(grasps, key=lambda g: -g.quality.score)[:count]
 
 
 def _posed(hand, opt: OptimizationResult, k: int):

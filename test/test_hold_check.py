@@ -1,0 +1,118 @@
+"""The hold check: a complete cloud's grasps simulated on a surface reconstructed from the cloud."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from gdexgrasp_ros.geometry.reconstruction import closed_surface
+from gdexgrasp_ros.geometry.rotations import matrix_to_rot6d
+from gdexgrasp_ros.hand import OpenHand
+from gdexgrasp_ros.metrics.hold_check import HOLD_PENALTY, HoldCheck, hold_factor
+from gdexgrasp_ros.metrics.quality import GraspQuality
+from gdexgrasp_ros.objects.part_object import PartMesh, PartObject, sample_mesh
+from gdexgrasp_ros.pipeline import GraspCandidate, GraspSynthesizer, SynthesizerConfig, _ranked
+from gdexgrasp_ros.stage3.closing import close_on_object, cloud_distance
+
+FINGER_FLEXIONS = [1, 2, 4, 5, 7, 8, 10, 11]
+
+
+@pytest.fixture(scope="module")
+def hand():
+    return OpenHand()
+
+
+def _rod() -> PartMesh:
+    """A 1.5 cm rod along y across the palm, just in front of it (wrist frame: the palm faces -z)."""
+    tm = trimesh.creation.cylinder(radius=0.0075, height=0.1, sections=48)
+    tm.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    tm.apply_translation([0.075, -0.025, -0.0145 - 0.0075 - 0.006])
+    return PartMesh(tm.vertices, tm.faces, np.zeros(len(tm.faces), dtype=int))
+
+
+@pytest.fixture(scope="module")
+def rod_grasps(hand):
+    """The rod's cloud, and the hand open over it and closed round it (as the closing finish leaves it)."""
+    points, normals, _ = sample_mesh(_rod(), 2048, seed=0)
+    pts, nrm = torch.as_tensor(points, dtype=torch.float32), torch.as_tensor(normals, dtype=torch.float32)
+    r6, t = matrix_to_rot6d(torch.eye(3))[None], torch.zeros(1, 3)
+    opened = torch.zeros(1, 16)
+    opened[0, FINGER_FLEXIONS] = 0.1
+    from gdexgrasp_ros.geometry.normals import point_spacing
+
+    closed = close_on_object(hand, r6, t, opened, cloud_distance(pts, nrm, point_spacing(points)))
+    verts = {name: hand.forward(r6, t, q).vertices[0].numpy() for name, q in (("opened", opened), ("closed", closed))}
+    return points, normals, verts
+
+
+def test_the_surface_reconstructed_from_a_complete_cloud_is_closed_and_the_right_size():
+    box = trimesh.creation.box(extents=(0.12, 0.06, 0.04))
+    rod = trimesh.creation.cylinder(radius=0.0075, height=0.1, sections=48)
+    for tm in (box, rod):
+        points, normals, _ = sample_mesh(PartMesh(tm.vertices, tm.faces, np.zeros(len(tm.faces), dtype=int)), 2048, 0)
+        vertices, faces = closed_surface(points, normals)
+        mesh = trimesh.Trimesh(vertices, faces, process=False)
+        edges, uses = np.unique(np.sort(mesh.edges, axis=1), axis=0, return_counts=True)
+        assert (uses == 2).mean() > 0.99 and (uses % 2 == 0).all(), "closed: every edge between two faces (a few four)"
+        assert mesh.is_winding_consistent and mesh.volume > 0, "consistent, outward faces"
+        assert abs(mesh.volume / tm.volume - 1.0) < 0.15, (mesh.volume, tm.volume)
+        assert np.abs(mesh.bounds - tm.bounds).max() < 0.004
+
+
+def test_bad_input_is_refused_with_a_message():
+    flat = np.c_[np.random.default_rng(0).uniform(-0.05, 0.05, (500, 2)), np.zeros(500)]
+    with pytest.raises(ValueError, match="one normal each"):
+        closed_surface(flat, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="at least 4 points"):
+        closed_surface(flat[:3], np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="pitch"):
+        closed_surface(flat, np.tile([0.0, 0.0, 1.0], (500, 1)), pitch=0.0)
+
+
+def test_a_hand_closed_round_a_rod_holds_its_reconstruction_and_an_open_hand_does_not(hand, rod_grasps):
+    points, normals, verts = rod_grasps
+    faces = hand.faces.numpy()
+    with HoldCheck(points, normals, up=(0.0, 0.0, 1.0)) as check:
+        # Gravity pulls the rod away from the palm (-z): only fingers wrapped round it hold it.
+        assert check.displacement(verts["closed"], faces) < 0.02
+        assert check.displacement(verts["opened"], faces) > 0.05
+        # Gravity along +z pushes the rod into the palm: the open hand supports it too.
+        check.gravity = np.array([0.0, 0.0, 1.0])
+        assert check.displacement(verts["opened"], faces) < 0.02
+        folder = check.decomposition
+    import os
+
+    assert not os.path.exists(folder), "the goal's decomposition is removed with the check"
+
+
+def test_hold_factor_keeps_a_holding_grasp_and_halves_a_falling_one():
+    assert hold_factor(0.005) == 1.0 and hold_factor(0.5) == HOLD_PENALTY and hold_factor(math.nan) == 1.0
+
+
+def _candidate(vertices: np.ndarray, score: float) -> GraspCandidate:
+    quality = GraspQuality(0.0, 0.0, math.nan, math.nan, 1.0, 0.1, 50, score, 0.0)
+    return GraspCandidate(np.eye(3), np.zeros(3), (), np.zeros(16), np.zeros((21, 3)), vertices, vertices[:0], quality,
+                          0.0)  # fmt: skip
+
+
+def test_the_pipeline_ranks_a_grasp_that_holds_above_one_that_falls(hand, rod_grasps):
+    points, normals, verts = rod_grasps
+    obj = PartObject(points, normals, np.zeros(len(points), dtype=int), ["rod"], "rod", "test")
+    synth = GraspSynthesizer(SynthesizerConfig(device="cpu"))
+    # The open hand scores higher on geometry alone; the closed one holds.
+    grasps = [_candidate(verts["opened"], 0.9), _candidate(verts["closed"], 0.6)]
+    note = synth._check_hold(grasps, hand, obj, (0.0, 0.0, 1.0), complete=True, check=lambda: None)
+    assert note.startswith("hold check: 1 of 2 grasps held")
+    ranked = _ranked(grasps, 2)
+    assert ranked[0].vertices is verts["closed"] and ranked[0].quality.score == pytest.approx(0.6)
+    assert ranked[0].quality.simulation_displacement < 0.02 < ranked[1].quality.simulation_displacement
+    assert ranked[1].quality.score == pytest.approx(0.9 * HOLD_PENALTY)
+    # A camera view is not simulated; neither is any cloud with the check off.
+    camera = [_candidate(verts["opened"], 0.9)]
+    assert "camera view" in synth._check_hold(camera, hand, obj, (0.0, 0.0, 1.0), complete=False, check=lambda: None)
+    assert math.isnan(camera[0].quality.simulation_displacement) and camera[0].quality.score == 0.9
+    off = GraspSynthesizer(SynthesizerConfig(device="cpu", hold_check=False))
+    assert "off" in off._check_hold(camera, hand, obj, (0.0, 0.0, 1.0), complete=True, check=lambda: None)
+    assert math.isnan(camera[0].quality.simulation_displacement)
