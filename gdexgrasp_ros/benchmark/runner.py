@@ -54,6 +54,7 @@ class RunOptions:
     prior_database: str = ""  # retriever "database": the file ("" = the shipped one)
     generator: str = ""  # replaces the full method's generator where a preset uses it ("" = the preset's)
     views: int = 1  # camera mode: depth views fused into the goal's cloud
+    hold_check: bool = True  # the pipeline's hold check (SynthesizerConfig.hold_check)
 
     def six_for(self, goal: Goal) -> bool:
         """Whether the goal's best grasp also gets the six-direction simulation."""
@@ -62,7 +63,8 @@ class RunOptions:
     def signature(self, goal: Goal) -> dict:
         """The settings a goal's figures depend on beyond its key: a record made with others is rerun."""
         out = {"up": self.up, "extent": self.extent_for(goal.shape.category), "cloud_points": self.cloud_points,
-               "max_grasps": self.max_grasps, "simulate_top": self.simulate_top, "six": self.six_for(goal)}  # fmt: skip
+               "max_grasps": self.max_grasps, "simulate_top": self.simulate_top, "six": self.six_for(goal),
+               "hold_check": self.hold_check}  # fmt: skip
         if self.retriever:  # only when set, so records made before the option existed still match
             out.update(retriever=self.retriever, prior_database=self.prior_database)
         if self.generator:
@@ -75,7 +77,7 @@ class RunOptions:
         """The goal's preset, schedule and seed on the CPU, with the retriever override where the preset uses the
         canonical posture prior."""
         a, b = goal.iterations
-        cfg = SynthesizerConfig(preset=goal.preset, seed=goal.seed, device="cpu",
+        cfg = SynthesizerConfig(preset=goal.preset, seed=goal.seed, device="cpu", hold_check=self.hold_check,
                                 optimizer=OptimizerConfig(iterations_a=a, iterations_b=b, seed=goal.seed))  # fmt: skip
         return self.with_retriever(cfg)
 
