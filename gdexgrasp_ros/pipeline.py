@@ -212,7 +212,9 @@ class GraspSynthesizer:
         done["generation"] = result.initial_poses.generator
         optimizer_config = self.config.optimizer_config()
         with run.stage("optimization", result):
-            back = self._view_volume(prepared) if optimizer_config.unseen_back else None
+            view_volume = self._view_volume(prepared) if optimizer_config.unseen_back or self.config.hold_check \
+                else None  # fmt: skip
+            back = view_volume if optimizer_config.unseen_back else None
             context = ObjectContext(obj, mask, self.device, complete=complete, view_volume=back)
             opt = PriorGuidedOptimizer(hand, optimizer_config).run(
                 context, result.prior, result.initial_poses.rot6d.to(self.device),
@@ -223,7 +225,8 @@ class GraspSynthesizer:
         with run.stage("evaluation", result):
             grasps = self._evaluate(hand, opt, obj, mask, result.prior, part_known=self.components.localization,
                                     check=run.check_deadline, complete=complete)  # fmt: skip
-            done["evaluation"] = self._check_hold(grasps, hand, obj, prepared.view.up, complete, run.check_deadline)
+            done["evaluation"] = self._check_hold(grasps, hand, obj, prepared.view.up, complete, view_volume,
+                                                  run.check_deadline)  # fmt: skip
             grasps = _ranked(grasps, request.max_grasps)
         with run.stage("retargeting", result):
             self._retarget(grasps, request.robot_hand, request.hand_model, run.check_deadline)
@@ -333,15 +336,20 @@ class GraspSynthesizer:
             raise GraspError(ErrorCode.NO_GRASP_FOUND, "no candidate touches the object after optimization")
         return [g for g in grasps if g.quality.contact_count > 0]
 
-    def _check_hold(self, grasps: list[GraspCandidate], hand, obj: PartObject, up, complete: bool, check) -> str:
-        """The hold check (metrics.hold_check) on a complete cloud: each grasp's simulated displacement and
-        its ranking score scaled by it, in place. Returns what was done, for the result's components."""
+    def _check_hold(self, grasps: list[GraspCandidate], hand, obj: PartObject, up, complete: bool,
+                    view: ViewVolume | None, check) -> str:  # fmt: skip
+        """The hold check (metrics.hold_check): each grasp's simulated displacement and its ranking score
+        scaled by it, in place; on a complete cloud's reconstruction, or on a camera view with what it
+        assumes behind its surface (`view`). Returns what was done, for the result's components."""
         if not self.config.hold_check:
             return "geometric ranking (hold check off)"
-        if not complete:
-            return "geometric ranking (a camera view has no closed surface to simulate)"
+        if not complete and view is None:
+            return "geometric ranking (a camera view without a known sensor: nothing to simulate)"
         try:
-            holder = HoldCheck(obj.points, obj.normals, up)
+            if complete:
+                holder = HoldCheck.of_cloud(obj.points, obj.normals, up)
+            else:
+                holder = HoldCheck.of_view(view, obj.points, up)
         except ValueError as err:  # no volume enclosed: rank on geometry alone, and say so
             return f"geometric ranking (hold check skipped: {err})"
         faces = hand.faces.cpu().numpy()
@@ -352,7 +360,8 @@ class GraspSynthesizer:
                 g.quality = dataclasses.replace(g.quality, simulation_displacement=moved,
                                                 score=g.quality.score * hold_factor(moved))  # fmt: skip
         held = sum(g.quality.simulation_displacement < HELD_M for g in grasps)
-        return f"hold check: {held} of {len(grasps)} grasps held the reconstructed object in simulation"
+        shape = "the reconstructed object" if complete else "the object as the view shows and assumes it"
+        return f"hold check: {held} of {len(grasps)} grasps held {shape} in simulation"
 
     def _retarget(self, grasps: list[GraspCandidate], robot: str, hand_model: str, check) -> None:
         if robot in ("", "none"):

@@ -74,7 +74,7 @@ def test_bad_input_is_refused_with_a_message():
 def test_a_hand_closed_round_a_rod_holds_its_reconstruction_and_an_open_hand_does_not(hand, rod_grasps):
     points, normals, verts = rod_grasps
     faces = hand.faces.numpy()
-    with HoldCheck(points, normals, up=(0.0, 0.0, 1.0)) as check:
+    with HoldCheck.of_cloud(points, normals, up=(0.0, 0.0, 1.0)) as check:
         # Gravity pulls the rod away from the palm (-z): only fingers wrapped round it hold it.
         assert check.displacement(verts["closed"], faces) < 0.02
         assert check.displacement(verts["opened"], faces) > 0.05
@@ -103,16 +103,33 @@ def test_the_pipeline_ranks_a_grasp_that_holds_above_one_that_falls(hand, rod_gr
     synth = GraspSynthesizer(SynthesizerConfig(device="cpu"))
     # The open hand scores higher on geometry alone; the closed one holds.
     grasps = [_candidate(verts["opened"], 0.9), _candidate(verts["closed"], 0.6)]
-    note = synth._check_hold(grasps, hand, obj, (0.0, 0.0, 1.0), complete=True, check=lambda: None)
+    note = synth._check_hold(grasps, hand, obj, (0.0, 0.0, 1.0), True, None, check=lambda: None)
     assert note.startswith("hold check: 1 of 2 grasps held")
     ranked = _ranked(grasps, 2)
     assert ranked[0].vertices is verts["closed"] and ranked[0].quality.score == pytest.approx(0.6)
     assert ranked[0].quality.simulation_displacement < 0.02 < ranked[1].quality.simulation_displacement
     assert ranked[1].quality.score == pytest.approx(0.9 * HOLD_PENALTY)
-    # A camera view is not simulated; neither is any cloud with the check off.
+    # A camera view without a sensor is not simulated; neither is any cloud with the check off.
     camera = [_candidate(verts["opened"], 0.9)]
-    assert "camera view" in synth._check_hold(camera, hand, obj, (0.0, 0.0, 1.0), complete=False, check=lambda: None)
+    note = synth._check_hold(camera, hand, obj, (0.0, 0.0, 1.0), False, None, check=lambda: None)
+    assert "without a known sensor" in note
     assert math.isnan(camera[0].quality.simulation_displacement) and camera[0].quality.score == 0.9
     off = GraspSynthesizer(SynthesizerConfig(device="cpu", hold_check=False))
-    assert "off" in off._check_hold(camera, hand, obj, (0.0, 0.0, 1.0), complete=True, check=lambda: None)
+    assert "off" in off._check_hold(camera, hand, obj, (0.0, 0.0, 1.0), True, None, check=lambda: None)
     assert math.isnan(camera[0].quality.simulation_displacement)
+
+
+def test_a_camera_view_of_the_rod_is_simulated_with_the_back_it_assumes(hand, rod_grasps):
+    from gdexgrasp_ros.geometry.normals import point_spacing
+    from gdexgrasp_ros.geometry.visibility import ViewVolume
+
+    points, normals, verts = rod_grasps
+    sensor = np.array([0.075, -0.025, -0.6])  # below the palm, looking up at the rod's far side from it
+    seen = points[normals[:, 2] < -0.1]
+    view = ViewVolume.from_points(seen, sensor, point_spacing(seen))
+    faces = hand.faces.numpy()
+    with HoldCheck.of_view(view, seen) as check:
+        lo, hi = check.mesh.vertices.min(0), check.mesh.vertices.max(0)
+        assert hi[2] - lo[2] > 0.012, "the rod's unseen half (towards the palm) is assumed"
+        assert check.displacement(verts["closed"], faces) < 0.02
+        assert check.displacement(verts["opened"], faces) > 0.05

@@ -1,4 +1,5 @@
-"""A closed surface from a complete, outward-oriented point cloud, to simulate grasps on what was seen.
+"""A closed surface from a complete, outward-oriented point cloud, to simulate grasps on what was seen;
+and from one camera view, with the back it assumes (geometry.visibility.ViewVolume).
 
 The signed distance: its sign from the inside test (geometry.inside: the winding number, right
 anywhere, however far from the surface), its magnitude from the nearest point's tangent plane where
@@ -20,6 +21,7 @@ from scipy.spatial import cKDTree
 from .inside import inside_test_for
 from .normals import point_spacing
 from .surface_nets import SdfFn, surface_nets
+from .visibility import ViewVolume
 
 PITCH_M = 0.003  # grid pitch: handles 1-2 cm thick keep their shape
 MAX_NODES = 1_500_000  # a larger object gets a coarser grid (memory and time)
@@ -46,18 +48,44 @@ def cloud_sdf(points: np.ndarray, normals: np.ndarray) -> SdfFn:
     return sdf
 
 
+def view_sdf(view: ViewVolume, outside: float) -> SdfFn:
+    """Signed distance-like values (M,) of queries (M, 3) to a camera view's assumed object: minus the
+    depth along the ray inside it (ViewVolume.depth_inside), and `outside` (m) off its silhouette."""
+
+    def sdf(queries: np.ndarray) -> np.ndarray:
+        depth = view.depth_inside(np.asarray(queries, dtype=np.float64))
+        return np.where(np.isfinite(depth), -depth, outside)
+
+    return sdf
+
+
 def closed_surface(points: np.ndarray, normals: np.ndarray, pitch: float = PITCH_M) -> tuple[np.ndarray, np.ndarray]:
     """(vertices (V, 3), faces (F, 3)) of a closed, outward-oriented mesh of the cloud's object."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     if len(pts) < 4 or np.asarray(normals).shape != pts.shape:
         raise ValueError("a closed surface needs at least 4 points with one normal each")
+    return _mesh(cloud_sdf(pts, normals), pts, pitch, "the cloud encloses no volume (is it complete, with outward "
+                 "normals?)")  # fmt: skip
+
+
+def closed_surface_of_view(view: ViewVolume, points: np.ndarray, pitch: float = PITCH_M
+                           ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(vertices, faces) of a closed mesh of what one camera view shows and assumes behind it: its
+    seen points (N, 3) in front, the ViewVolume's back behind."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    if len(pts) < 4:
+        raise ValueError("a closed surface needs at least 4 points")
+    extent = np.concatenate([pts, view.back_points()])
+    return _mesh(view_sdf(view, pitch), extent, pitch, "the view assumes no volume behind its points")
+
+
+def _mesh(sdf: SdfFn, extent: np.ndarray, pitch: float, empty: str) -> tuple[np.ndarray, np.ndarray]:
     if not pitch > 0:
         raise ValueError(f"pitch must be > 0 m, got {pitch}")
-    size = pts.max(0) - pts.min(0) + 2 * MARGIN_PITCHES * pitch
+    size = extent.max(0) - extent.min(0) + 2 * MARGIN_PITCHES * pitch
     pitch = max(pitch, float(np.prod(size) / MAX_NODES) ** (1 / 3))
     margin = MARGIN_PITCHES * pitch
-    vertices, faces = surface_nets(cloud_sdf(pts, normals), pts.min(0) - margin, pts.max(0) + margin, pitch,
-                                   project_steps=0)  # fmt: skip
+    vertices, faces = surface_nets(sdf, extent.min(0) - margin, extent.max(0) + margin, pitch, project_steps=0)
     if len(faces) == 0:
-        raise ValueError("the cloud encloses no volume (is it complete, with outward normals?)")
+        raise ValueError(empty)
     return vertices, faces

@@ -24,7 +24,8 @@ import tempfile
 
 import numpy as np
 
-from ..geometry.reconstruction import closed_surface
+from ..geometry.reconstruction import closed_surface, closed_surface_of_view
+from ..geometry.visibility import ViewVolume
 from ..objects.part_object import UNLABELLED, PartMesh
 from .simulation import HELD_M, SimulationConfig, simulation_displacement, write_convex_decomposition
 
@@ -42,15 +43,24 @@ class HoldCheck:
     """The reconstruction and its convex decomposition for one goal; use as a context manager (the
     decomposition file lives in a temporary folder removed on exit)."""
 
-    def __init__(self, points: np.ndarray, normals: np.ndarray, up=(0.0, 0.0, 1.0),
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, up=(0.0, 0.0, 1.0),
                  config: SimulationConfig | None = None):  # fmt: skip
-        vertices, faces = closed_surface(points, normals)
         self.mesh = PartMesh(vertices, faces, np.full(len(faces), UNLABELLED))
         up = np.asarray(up, dtype=np.float64)
         self.gravity = -up / np.linalg.norm(up)
         self.config = config
         self._folder = tempfile.TemporaryDirectory(prefix="gdexgrasp_hold_")
         self.decomposition = write_convex_decomposition(self.mesh, os.path.join(self._folder.name, "object.obj"))
+
+    @classmethod
+    def of_cloud(cls, points: np.ndarray, normals: np.ndarray, up=(0.0, 0.0, 1.0)) -> HoldCheck:
+        """On the surface reconstructed from a complete, outward-oriented cloud."""
+        return cls(*closed_surface(points, normals), up)
+
+    @classmethod
+    def of_view(cls, view: ViewVolume, points: np.ndarray, up=(0.0, 0.0, 1.0)) -> HoldCheck:
+        """On what one camera view shows and assumes behind it (geometry.visibility)."""
+        return cls(*closed_surface_of_view(view, points), up)
 
     def displacement(self, hand_vertices: np.ndarray, hand_faces: np.ndarray) -> float:
         """How far (m) the reconstructed object moves in the simulation with this hand held still."""
