@@ -57,6 +57,7 @@ PRESETS: dict[str, Preset] = {
                                    "prior or language", analysis=False, localization=False, retriever="none",
                                    generator="object_around", optimizer_mode="no_prior"),
 }  # fmt: skip
+HOLD_CHECK_MODES = ("complete", "all", "off")
 DEVICE_HELP = "auto (CUDA when present) | cpu | cuda | cuda:N"
 
 
@@ -93,9 +94,10 @@ class SynthesizerConfig:
     generator: str = ""  # "" = the preset's (stage2/generation.py GENERATORS)
     generator_options: dict = field(default_factory=dict)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    # Complete clouds: simulate each grasp on a surface reconstructed from the cloud and rank those
-    # that hold first (metrics.hold_check; ~1-3 s per goal for the reconstruction, ~0.1-1 s per grasp).
-    hold_check: bool = True
+    # Simulate each grasp on a surface reconstructed from the cloud and rank those that hold first
+    # (metrics.hold_check; ~1-3 s per goal for the reconstruction, ~0.1-1 s per grasp): "complete"
+    # clouds only, "all" (camera views too, on the back they assume: no measured gain yet), "off".
+    hold_check: str = "complete"
     up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
     mano_model_path: str = ""
     retargeting_config_dir: str = ""  # "" = the package's config/retargeting
@@ -110,6 +112,8 @@ class SynthesizerConfig:
             raise ValueError(f"localizer_points must be >= 16, got {self.localizer_points}")
         if self.cloud_kind not in CLOUD_KIND_MODES:
             raise ValueError(f"cloud_kind must be one of {', '.join(CLOUD_KIND_MODES)}, got '{self.cloud_kind}'")
+        if self.hold_check not in HOLD_CHECK_MODES:
+            raise ValueError(f"hold_check must be one of {', '.join(HOLD_CHECK_MODES)}, got '{self.hold_check}'")
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset '{self.preset}'; expected one of {', '.join(PRESETS)}")
         self.components  # noqa: B018 - checks the preset with its overrides

@@ -2,8 +2,9 @@
 
 preprocess (camera cloud -> object) -> stage 1: analysis (instruction -> Arrangement),
 localization (-> LocalizationResult), retrieval (-> GraspPrior) -> stage 2: generation
-(-> InitialPoses) -> stage 3: prior-guided optimization -> evaluation (metrics; on a complete
-cloud the hold check, metrics.hold_check; ranking) -> retargeting. Typed results cross every stage boundary and are kept in the SynthesisResult.
+(-> InitialPoses) -> stage 3: prior-guided optimization -> evaluation (metrics; the hold check,
+metrics.hold_check; ranking) -> retargeting. Typed results cross every stage boundary and are
+kept in the SynthesisResult.
 
 The configuration's preset (config.PRESETS) picks each stage's component, so the paper's
 ablations run through this same code. Reports progress per stage, honours cancellation and
@@ -212,8 +213,8 @@ class GraspSynthesizer:
         done["generation"] = result.initial_poses.generator
         optimizer_config = self.config.optimizer_config()
         with run.stage("optimization", result):
-            view_volume = self._view_volume(prepared) if optimizer_config.unseen_back or self.config.hold_check \
-                else None  # fmt: skip
+            wanted = optimizer_config.unseen_back or self.config.hold_check == "all"  # L_back, the hold check
+            view_volume = self._view_volume(prepared) if wanted else None
             back = view_volume if optimizer_config.unseen_back else None
             context = ObjectContext(obj, mask, self.device, complete=complete, view_volume=back)
             opt = PriorGuidedOptimizer(hand, optimizer_config).run(
@@ -341,8 +342,10 @@ class GraspSynthesizer:
         """The hold check (metrics.hold_check): each grasp's simulated displacement and its ranking score
         scaled by it, in place; on a complete cloud's reconstruction, or on a camera view with what it
         assumes behind its surface (`view`). Returns what was done, for the result's components."""
-        if not self.config.hold_check:
+        if self.config.hold_check == "off":
             return "geometric ranking (hold check off)"
+        if not complete and self.config.hold_check != "all":
+            return "geometric ranking (hold check on complete clouds only)"
         if not complete and view is None:
             return "geometric ranking (a camera view without a known sensor: nothing to simulate)"
         try:

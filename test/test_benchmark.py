@@ -195,8 +195,9 @@ def test_retriever_and_generator_options_replace_the_full_methods_components_whe
     assert stand_in.synthesizer_config(goal("dexgraspnet_baseline")).components.retriever == "none"
     assert "retriever" not in plain.signature(goal("full")), "records made before the option still match"
     assert stand_in.signature(goal("full"))["generator"] == "part_facing", "a record with another generator reruns"
-    before = RunOptions(str(tmp_path), hold_check=False)
-    assert plain.synthesizer_config(goal("full")).hold_check and not before.synthesizer_config(goal("full")).hold_check
+    before = RunOptions(str(tmp_path), hold_check="off")
+    assert plain.synthesizer_config(goal("full")).hold_check == "complete"
+    assert before.synthesizer_config(goal("full")).hold_check == "off"
     assert plain.signature(goal("full"))["hold_check"] != before.signature(goal("full"))["hold_check"], "reruns"
     other = RunOptions(str(tmp_path), retriever="database", prior_database="/x/priors.npz")
     assert other.synthesizer_config(goal("full")).retriever_options == {"path": "/x/priors.npz"}

@@ -100,7 +100,7 @@ def _candidate(vertices: np.ndarray, score: float) -> GraspCandidate:
 def test_the_pipeline_ranks_a_grasp_that_holds_above_one_that_falls(hand, rod_grasps):
     points, normals, verts = rod_grasps
     obj = PartObject(points, normals, np.zeros(len(points), dtype=int), ["rod"], "rod", "test")
-    synth = GraspSynthesizer(SynthesizerConfig(device="cpu"))
+    synth = GraspSynthesizer(SynthesizerConfig(device="cpu", hold_check="all"))
     # The open hand scores higher on geometry alone; the closed one holds.
     grasps = [_candidate(verts["opened"], 0.9), _candidate(verts["closed"], 0.6)]
     note = synth._check_hold(grasps, hand, obj, (0.0, 0.0, 1.0), True, None, check=lambda: None)
@@ -114,9 +114,13 @@ def test_the_pipeline_ranks_a_grasp_that_holds_above_one_that_falls(hand, rod_gr
     note = synth._check_hold(camera, hand, obj, (0.0, 0.0, 1.0), False, None, check=lambda: None)
     assert "without a known sensor" in note
     assert math.isnan(camera[0].quality.simulation_displacement) and camera[0].quality.score == 0.9
-    off = GraspSynthesizer(SynthesizerConfig(device="cpu", hold_check=False))
+    off = GraspSynthesizer(SynthesizerConfig(device="cpu", hold_check="off"))
     assert "off" in off._check_hold(camera, hand, obj, (0.0, 0.0, 1.0), True, None, check=lambda: None)
     assert math.isnan(camera[0].quality.simulation_displacement)
+    default = GraspSynthesizer(SynthesizerConfig(device="cpu"))
+    assert "complete clouds only" in default._check_hold(camera, hand, obj, (0.0, 0.0, 1.0), False, None, lambda: None)
+    with pytest.raises(ValueError, match="hold_check must be one of"):
+        SynthesizerConfig(hold_check="yes")
 
 
 def test_a_camera_view_of_the_rod_is_simulated_with_the_back_it_assumes(hand, rod_grasps):

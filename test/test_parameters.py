@@ -39,8 +39,8 @@ def test_defaults_come_from_the_library_configuration(ros):
         assert not P.synthesizer_config(values | {"finger_closing": False}).optimizer.closing
         assert values["unseen_back"] is True and cfg.optimizer.unseen_back
         assert not P.synthesizer_config(values | {"unseen_back": False}).optimizer.unseen_back
-        assert values["hold_check"] is True and cfg.hold_check
-        assert not P.synthesizer_config(values | {"hold_check": False}).hold_check
+        assert values["hold_check"] == cfg.hold_check == "complete"
+        assert P.synthesizer_config(values | {"hold_check": "off"}).hold_check == "off"
         db = P.synthesizer_config(values | {"retriever": "database", "prior_database": "/data/priors.npz"})
         assert db.retriever == "database" and db.retriever_options == {"path": "/data/priors.npz"}
         cvae = P.synthesizer_config(values | {"generator": "object_cvae", "cvae_weights": "/data/w.safetensors"})

@@ -298,7 +298,7 @@ def _main(argv: list[str] | None) -> int:
     options = RunOptions(str(out), args.up, _extents(args.extent), max_grasps=args.max_grasps,
                          simulate_top=args.simulate_top, six_direction=six, six_shapes=frozenset(subset),
                          retriever=args.retriever, prior_database=args.prior_database,
-                         generator=args.generator, views=args.views, hold_check=not args.no_hold_check)  # fmt: skip
+                         generator=args.generator, views=args.views, hold_check="off" if args.no_hold_check else "complete")  # fmt: skip
     started = time.perf_counter()
     path = out / "goals.jsonl"
     if not args.report_only:

@@ -54,7 +54,7 @@ class RunOptions:
     prior_database: str = ""  # retriever "database": the file ("" = the shipped one)
     generator: str = ""  # replaces the full method's generator where a preset uses it ("" = the preset's)
     views: int = 1  # camera mode: depth views fused into the goal's cloud
-    hold_check: bool = True  # the pipeline's hold check (SynthesizerConfig.hold_check)
+    hold_check: str = "complete"  # the pipeline's hold check (SynthesizerConfig.hold_check)
 
     def six_for(self, goal: Goal) -> bool:
         """Whether the goal's best grasp also gets the six-direction simulation."""
