@@ -61,6 +61,17 @@ def test_the_surface_reconstructed_from_a_complete_cloud_is_closed_and_the_right
         assert np.abs(mesh.bounds - tm.bounds).max() < 0.004
 
 
+def test_an_open_container_is_closed_at_its_mouth_not_at_the_grid_edge():
+    from gdexgrasp_ros.objects.preprocess import preprocess_cloud
+    from gdexgrasp_ros.objects.procedural import generate_object
+
+    bucket = generate_object("bucket", 0)  # hollow, open at the top
+    pts, _, _ = sample_mesh(bucket.mesh, 8192, 0)
+    cloud = preprocess_cloud(pts, cloud_kind="complete")
+    vertices, _ = closed_surface(cloud.points, cloud.normals)
+    assert np.abs(vertices.max(0) - bucket.mesh.vertices.max(0)).max() < 0.008, "capped within a pitch or two"
+
+
 def test_bad_input_is_refused_with_a_message():
     flat = np.c_[np.random.default_rng(0).uniform(-0.05, 0.05, (500, 2)), np.zeros(500)]
     with pytest.raises(ValueError, match="one normal each"):
