@@ -94,9 +94,10 @@ class SynthesizerConfig:
     generator: str = ""  # "" = the preset's (stage2/generation.py GENERATORS)
     generator_options: dict = field(default_factory=dict)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    # Simulate each grasp on a surface reconstructed from the cloud and rank those that hold first
-    # (metrics.hold_check; ~1-3 s per goal for the reconstruction, ~0.1-1 s per grasp): "complete"
-    # clouds only, "all" (camera views too, on the back they assume: no measured gain yet), "off".
+    # Simulate each grasp on a surface reconstructed from the cloud; one whose object falls keeps half
+    # its ranking score (metrics.hold_check; per goal ~0.2-3 s to reconstruct, ~2-9 s to decompose,
+    # ~0.1-1 s per grasp): "complete" clouds only, "all" (camera views too, on the back they
+    # assume: no measured gain yet), "off".
     hold_check: str = "complete"
     up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
     mano_model_path: str = ""

@@ -30,7 +30,7 @@ from .geometry.rotations import rot6d_to_matrix
 from .geometry.visibility import ViewVolume
 from .hand import load_hand_model
 from .metrics.contact import contact_mask
-from .metrics.hold_check import HoldCheck, hold_factor
+from .metrics.hold_check import CHECK_ERRORS, HoldCheck, hold_factor
 from .metrics.quality import GraspQuality, evaluate_grasp
 from .metrics.simulation import HELD_M
 from .objects.part_object import PartObject
@@ -227,7 +227,7 @@ class GraspSynthesizer:
             grasps = self._evaluate(hand, opt, obj, mask, result.prior, part_known=self.components.localization,
                                     check=run.check_deadline, complete=complete)  # fmt: skip
             done["evaluation"] = self._check_hold(grasps, hand, obj, prepared.view.up, complete, view_volume,
-                                                  run.check_deadline)  # fmt: skip
+                                                  run.raise_if_stopped)  # fmt: skip
             grasps = _ranked(grasps, request.max_grasps)
         with run.stage("retargeting", result):
             self._retarget(grasps, request.robot_hand, request.hand_model, run.check_deadline)
@@ -348,18 +348,22 @@ class GraspSynthesizer:
             return "geometric ranking (hold check on complete clouds only)"
         if not complete and view is None:
             return "geometric ranking (a camera view without a known sensor: nothing to simulate)"
+        check()
         try:
             if complete:
                 holder = HoldCheck.of_cloud(obj.points, obj.normals, up)
             else:
                 holder = HoldCheck.of_view(view, obj.points, up)
-        except ValueError as err:  # no volume enclosed: rank on geometry alone, and say so
-            return f"geometric ranking (hold check skipped: {err})"
+        except CHECK_ERRORS as err:  # e.g. no volume enclosed: rank on geometry alone, and say so
+            return f"geometric ranking (hold check skipped: {type(err).__name__}: {err})"
         faces = hand.faces.cpu().numpy()
         with holder:
             for g in grasps:
                 check()
-                moved = holder.displacement(g.vertices, faces)
+                try:
+                    moved = holder.displacement(g.vertices, faces)
+                except CHECK_ERRORS:  # this grasp stays unsimulated (NaN) and keeps its score
+                    continue
                 g.quality = dataclasses.replace(g.quality, simulation_displacement=moved,
                                                 score=g.quality.score * hold_factor(moved))  # fmt: skip
         held = sum(g.quality.simulation_displacement < HELD_M for g in grasps)
@@ -459,6 +463,11 @@ class _Run:
         """Raise TIMEOUT past the deadline; True when the client asked to cancel."""
         self.check_deadline()
         return bool(self.should_cancel and self.should_cancel())
+
+    def raise_if_stopped(self) -> None:
+        """Raise TIMEOUT past the deadline, CANCELED when the client asked to cancel (inside long loops)."""
+        if self.check():
+            raise GraspError(ErrorCode.CANCELED, f"canceled during {self.current}")
 
     def stage(self, name: str, result: SynthesisResult):
         return _StageTimer(self, name, result)

@@ -76,7 +76,7 @@ def test_bad_input_is_refused_with_a_message():
     flat = np.c_[np.random.default_rng(0).uniform(-0.05, 0.05, (500, 2)), np.zeros(500)]
     with pytest.raises(ValueError, match="one normal each"):
         closed_surface(flat, np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="at least 4 points"):
+    with pytest.raises(ValueError, match="at least 16 points"):
         closed_surface(flat[:3], np.zeros((3, 3)))
     with pytest.raises(ValueError, match="pitch"):
         closed_surface(flat, np.tile([0.0, 0.0, 1.0], (500, 1)), pitch=0.0)
@@ -148,3 +148,23 @@ def test_a_camera_view_of_the_rod_is_simulated_with_the_back_it_assumes(hand, ro
         assert hi[2] - lo[2] > 0.012, "the rod's unseen half (towards the palm) is assumed"
         assert check.displacement(verts["closed"], faces) < 0.02
         assert check.displacement(verts["opened"], faces) > 0.05
+
+
+def test_a_check_that_cannot_run_is_skipped_and_a_cancel_stops_it(hand, rod_grasps):
+    from types import SimpleNamespace
+
+    from gdexgrasp_ros.errors import ErrorCode, GraspError
+    from gdexgrasp_ros.pipeline import _Run
+
+    points, normals, verts = rod_grasps
+    synth = GraspSynthesizer(SynthesizerConfig(device="cpu"))
+    few = PartObject(points[:10], normals[:10], np.zeros(10, dtype=int), ["rod"], "rod", "test")
+    grasps = [_candidate(verts["closed"], 0.6)]
+    note = synth._check_hold(grasps, hand, few, (0.0, 0.0, 1.0), True, None, check=lambda: None)
+    assert note.startswith("geometric ranking (hold check skipped: ValueError")
+    assert math.isnan(grasps[0].quality.simulation_displacement) and grasps[0].quality.score == 0.6
+    obj = PartObject(points, normals, np.zeros(len(points), dtype=int), ["rod"], "rod", "test")
+    run = _Run(SimpleNamespace(received=None, timeout=0.0), None, lambda: True)
+    with pytest.raises(GraspError) as err:
+        synth._check_hold(grasps, hand, obj, (0.0, 0.0, 1.0), True, None, check=run.raise_if_stopped)
+    assert err.value.code == ErrorCode.CANCELED

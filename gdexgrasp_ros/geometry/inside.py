@@ -204,6 +204,17 @@ def depth_below_nearest(offset, normal):
     return plane * (plane > 0) + dist * (plane <= 0)
 
 
+def plane_or_point_distance(offset, normal, spacing: float):
+    """Signed distance (...,) m from the offsets q - p (..., 3) to their nearest points' surface: the
+    tangent-plane distance (q - p) . n where q lies within `spacing` of p's normal line, else |q - p|
+    (beyond an edge; counted as outside). numpy or torch."""
+    plane = (offset * normal).sum(-1)
+    dist = ((offset * offset).sum(-1) + 1e-18) ** 0.5
+    lateral_sq = dist * dist - plane * plane
+    near_line = lateral_sq * (lateral_sq > 0) <= spacing * spacing
+    return plane * near_line + dist * ~near_line
+
+
 def surface_distance(queries: torch.Tensor, points: torch.Tensor, normals: torch.Tensor, index, spacing: float):
     """Signed distance (...,) m of queries (..., 3) to an oriented cloud's surface, negative behind it.
 
@@ -214,11 +225,7 @@ def surface_distance(queries: torch.Tensor, points: torch.Tensor, normals: torch
     approach the surface from outside (closing fingers); geometry.inside.InsideTest judges anywhere.
     """
     idx = index.indices(queries)
-    offset = queries - points[idx]
-    plane = (offset * normals[idx]).sum(-1)
-    dist = offset.norm(dim=-1)
-    lateral = (dist.square() - plane.square()).clamp_min(0.0).sqrt()
-    return torch.where(lateral <= spacing, plane, dist)
+    return plane_or_point_distance(queries - points[idx], normals[idx], spacing)
 
 
 _CACHE: OrderedDict[str, InsideTest] = OrderedDict()

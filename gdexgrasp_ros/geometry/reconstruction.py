@@ -18,9 +18,8 @@ development goals of the hold check (8 categories, 2048 points, 3 mm pitch) the 
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from .inside import inside_test_for
+from .inside import inside_test_for, plane_or_point_distance
 from .normals import point_spacing
 from .surface_nets import SdfFn, surface_nets
 from .visibility import ViewVolume
@@ -35,17 +34,13 @@ def cloud_sdf(points: np.ndarray, normals: np.ndarray) -> SdfFn:
     pts = np.asarray(points, dtype=np.float64)
     nrm = np.asarray(normals, dtype=np.float64)
     test = inside_test_for(pts, nrm)
-    tree = cKDTree(pts)
     spacing = point_spacing(pts)
 
     def sdf(queries: np.ndarray) -> np.ndarray:
         q = np.asarray(queries, dtype=np.float64)
-        dist, idx = tree.query(q)
-        offset = q - pts[idx]
-        plane = np.einsum("ij,ij->i", offset, nrm[idx])
-        lateral = np.sqrt(np.maximum(dist * dist - plane * plane, 0.0))
-        magnitude = np.where(lateral <= spacing, np.abs(plane), dist)
-        return np.where(test.contains(q), -magnitude, magnitude)
+        inside, _, idx = test.classify(q)
+        magnitude = np.abs(plane_or_point_distance(q - pts[idx], nrm[idx], spacing))
+        return np.where(inside, -magnitude, magnitude)
 
     return sdf
 
@@ -64,8 +59,8 @@ def view_sdf(view: ViewVolume, outside: float) -> SdfFn:
 def closed_surface(points: np.ndarray, normals: np.ndarray, pitch: float = PITCH_M) -> tuple[np.ndarray, np.ndarray]:
     """(vertices (V, 3), faces (F, 3)) of a closed, outward-oriented mesh of the cloud's object."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    if len(pts) < 4 or np.asarray(normals).shape != pts.shape:
-        raise ValueError("a closed surface needs at least 4 points with one normal each")
+    if len(pts) < 16 or np.asarray(normals).shape != pts.shape:
+        raise ValueError("a closed surface needs at least 16 points with one normal each")
     return _mesh(cloud_sdf(pts, normals), pts, pitch, "the cloud encloses no volume (is it complete, with outward "
                  "normals?)")  # fmt: skip
 
@@ -75,8 +70,8 @@ def closed_surface_of_view(view: ViewVolume, points: np.ndarray, pitch: float = 
     """(vertices, faces) of a closed mesh of what one camera view shows and assumes behind it: its
     seen points (N, 3) in front, the ViewVolume's back behind."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    if len(pts) < 4:
-        raise ValueError("a closed surface needs at least 4 points")
+    if len(pts) < 16:
+        raise ValueError("a closed surface needs at least 16 points")
     extent = np.concatenate([pts, view.back_points()])
     return _mesh(view_sdf(view, pitch), extent, pitch, "the view assumes no volume behind its points")
 
@@ -92,8 +87,9 @@ def _mesh(sdf: SdfFn, extent: np.ndarray, pitch: float, empty: str) -> tuple[np.
     def bounded(queries: np.ndarray) -> np.ndarray:
         # Nothing of the object lies beyond its points: an open container's mouth, which the inside
         # test may read as inside up to the grid's edge, is capped there.
+        values = sdf(queries)
         beyond = np.any((queries < lo) | (queries > hi), axis=1)
-        return np.where(beyond, np.maximum(sdf(queries), pitch), sdf(queries))
+        return np.where(beyond, np.maximum(values, pitch), values)
 
     vertices, faces = surface_nets(bounded, extent.min(0) - margin, extent.max(0) + margin, pitch, project_steps=0)
     if len(faces) == 0:

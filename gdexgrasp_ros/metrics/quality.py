@@ -8,8 +8,8 @@ What a grasp is judged on depends on what is known about the object:
 - a camera view: the penetration of vertices within 2 cm of the cloud (its back is unknown),
   intersection volume NaN.
 Simulation displacement needs a closed surface to simulate: the benchmark simulates on the shape's
-mesh; the pipeline, on a complete cloud, on a surface reconstructed from it (metrics.hold_check),
-and for a camera view reports NaN ("not computed").
+mesh; the pipeline on a surface reconstructed from the cloud (metrics.hold_check: complete clouds,
+and camera views only with hold_check "all"), else NaN ("not computed").
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ class GraspQuality:
     penetration_depth: on the mesh, or (complete cloud) every vertex by the inside test, or
     (camera view) vertices within 2 cm of the cloud. intersection_volume: NaN for camera views.
     simulation_displacement: on the object's mesh (the benchmark) or on a surface reconstructed from
-    a complete cloud (the pipeline's hold check); NaN when not simulated (a camera view, the check
-    off). simulation_displacement_6dir: the benchmark's only. inside_fraction: share
+    the cloud (the pipeline's hold check); NaN when not simulated (the check off, a camera view
+    under the default "complete", or the check skipped). simulation_displacement_6dir: the benchmark's only. inside_fraction: share
     of hand vertices deeper than INSIDE_TOLERANCE inside the object (mesh or complete cloud).
     """
 

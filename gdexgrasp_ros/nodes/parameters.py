@@ -86,8 +86,9 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("finger_closing", _OPT.closing, "after stage 3's sub-stages, close the fingers on the contact part"),
     ParamSpec("unseen_back", _OPT.unseen_back, "camera views: stage 3 keeps fingers out of the object assumed behind "
               "the seen surface (L_back)"),
-    ParamSpec("hold_check", _SYN.hold_check, "simulate each grasp on a surface reconstructed from the cloud and rank "
-              "the grasps that hold first: complete clouds, all (camera views too, on the back they assume) or off",
+    ParamSpec("hold_check", _SYN.hold_check, "simulate each grasp on a surface reconstructed from the cloud; one whose "
+              "object falls keeps half its ranking score: complete clouds, all (camera views too, on the back they "
+              "assume) or off",
               choices=HOLD_CHECK_MODES),
     ParamSpec("preprocess", _SYN.preprocess, "camera clouds: plane removal, clustering, target selection, FPS"),
     ParamSpec("cloud_kind", _SYN.cloud_kind, "what goal clouds are: camera (one view; normals face the sensor), "
