@@ -1,5 +1,6 @@
 """The hold check: a complete cloud's grasps simulated on a surface reconstructed from the cloud."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -120,6 +121,11 @@ def test_the_pipeline_ranks_a_grasp_that_holds_above_one_that_falls(hand, rod_gr
     assert ranked[0].vertices is verts["closed"] and ranked[0].quality.score == pytest.approx(0.6)
     assert ranked[0].quality.simulation_displacement < 0.02 < ranked[1].quality.simulation_displacement
     assert ranked[1].quality.score == pytest.approx(0.9 * HOLD_PENALTY)
+    # Off the part (a ratio of 0.2), a grasp that holds still ranks below one on the part that falls.
+    held, fell = ranked
+    off_part = dataclasses.replace(held, quality=dataclasses.replace(held.quality, part_contact_ratio=0.2))
+    on_falls = dataclasses.replace(fell, quality=dataclasses.replace(fell.quality, score=0.1))
+    assert _ranked([off_part, on_falls], 2)[0] is on_falls
     # A camera view without a sensor is not simulated; neither is any cloud with the check off.
     camera = [_candidate(verts["opened"], 0.9)]
     note = synth._check_hold(camera, hand, obj, (0.0, 0.0, 1.0), False, None, check=lambda: None)

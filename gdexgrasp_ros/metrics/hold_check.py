@@ -8,9 +8,8 @@ gravity along the scene's down, 1 s), run on what the pipeline knows of the obje
 surface reconstructed from the complete cloud (geometry.reconstruction), convex-decomposed once per
 goal into a temporary folder. A grasp whose object moves less than HELD_M keeps its ranking score,
 one that does not keeps HOLD_PENALTY of it, so a grasp that holds is ranked above one that falls
-unless the latter's score is twice as high. Half the ranking score is the part ratio
-(metrics.quality.ranking_score), so an off-part grasp that holds can rank above an on-part grasp
-that falls; on the development goals and the benchmark's part accuracy did not drop (README).
+unless the latter's score is twice as high. The pipeline ranks grasps on the contact part first
+(pipeline._ranked), so a grasp elsewhere that holds never outranks one on the part.
 
 On 16 development goals (8 categories x 2 shapes; 127 grasps) a grasp held on the reconstruction
 held on the true mesh 45 % of the time (13 of 29), one that did not 9 % of the time. A camera
