@@ -95,8 +95,8 @@ class SynthesizerConfig:
     generator_options: dict = field(default_factory=dict)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     # Simulate each grasp on a surface reconstructed from the cloud; one whose object falls keeps half
-    # its ranking score (metrics.hold_check; per goal ~0.2-3 s to reconstruct, ~2-9 s to decompose,
-    # ~0.1-1 s per grasp): "complete" clouds only, "all" (camera views too, on the back they
+    # its ranking score (metrics.hold_check; a median 16 s per goal on 2 busy cores, mostly the
+    # convex decomposition): "complete" clouds only, "all" (camera views too, on the back they
     # assume: no measured gain yet), "off".
     hold_check: str = "complete"
     up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
