@@ -63,8 +63,9 @@ class RunOptions:
     def signature(self, goal: Goal) -> dict:
         """The settings a goal's figures depend on beyond its key: a record made with others is rerun."""
         out = {"up": self.up, "extent": self.extent_for(goal.shape.category), "cloud_points": self.cloud_points,
-               "max_grasps": self.max_grasps, "simulate_top": self.simulate_top, "six": self.six_for(goal),
-               "hold_check": self.hold_check}  # fmt: skip
+               "max_grasps": self.max_grasps, "simulate_top": self.simulate_top, "six": self.six_for(goal)}  # fmt: skip
+        if self.hold_check != "off":  # records made before the hold check existed were made without it
+            out.update(hold_check=self.hold_check)
         if self.retriever:  # only when set, so records made before the option existed still match
             out.update(retriever=self.retriever, prior_database=self.prior_database)
         if self.generator:

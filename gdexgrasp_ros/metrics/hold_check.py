@@ -1,8 +1,8 @@
 """The hold check: a complete cloud's grasps simulated on a surface reconstructed from the cloud.
 
-Why: stage 3's terms say where the hand touches, not whether it holds. On the benchmark's goals the
-best-ranked grasp held the object in simulation on 12-25 % of goals while one of the eight
-candidates held on ~70 %. A grasp is a hand the robot holds still, so the simplest honest test of
+Why: stage 3's terms say where the hand touches, not whether it holds. On 16 development goals the
+best-ranked grasp held the object in the benchmark's simulation on 4, while one of the eight
+candidates held on 11. A grasp is a hand the robot holds still, so the simplest honest test of
 "does it hold" is the benchmark's own simulation (metrics.simulation: static hand, 1 kg object,
 gravity along the scene's down, 1 s), run on what the pipeline knows of the object: a closed
 surface reconstructed from the complete cloud (geometry.reconstruction), convex-decomposed once per
@@ -13,9 +13,9 @@ unless the latter's score is twice as high. The pipeline ranks grasps on the con
 
 On 16 development goals (8 categories x 2 shapes; 128 grasps) a grasp held on the reconstruction
 held on the true mesh 54 % of the time (15 of 28), one that did not 9 % of the time; the best
-grasp held on 6 of the 16 goals instead of 4. A camera
-view has no closed surface: with the pipeline's hold_check "all" it is simulated on the seen surface
-and the back the view assumes (geometry.visibility), else not (NaN).
+grasp held on 6 of the 16 goals instead of 4. A camera view has no closed surface: with the
+pipeline's hold_check "all" it is simulated on the seen surface and the back the view assumes
+(geometry.visibility), else not (NaN).
 """
 
 from __future__ import annotations
