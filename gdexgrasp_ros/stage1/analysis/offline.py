@@ -57,7 +57,9 @@ from .text import (
     find_part_mentions,
     mask_category,
     normalize,
+    said_unusable,
     strip_injection,
+    used_as_instrument,
     words,
 )
 from .vocabulary import (
@@ -162,6 +164,7 @@ class _Evidence:
     category: str
     detected_category: bool
     coverage: Coverage
+    instrument: bool = False  # something is done *with* the object (text.used_as_instrument)
 
 
 class OfflineAnalyzer(InstructionAnalyzer):
@@ -248,7 +251,8 @@ class OfflineAnalyzer(InstructionAnalyzer):
         if not cat:
             cat, detected = detect_category(text), True
         english = drop_speaker_clauses(mask_category(text, cat) if cat else text)
-        return _Evidence(english, language, removed, fixes, cat, detected, coverage)
+        instrument = bool(cat) and cat not in AFFORDANCE_TABLE and used_as_instrument(text, cat)
+        return _Evidence(english, language, removed, fixes, cat, detected, coverage, instrument)
 
     def object_table(self, category: str) -> tuple[dict[str, tuple[str, ...]] | None, str]:
         """The parts an object has and what they afford: the affordance table's entry, else its
@@ -265,16 +269,22 @@ class OfflineAnalyzer(InstructionAnalyzer):
     def _decide(self, ev: _Evidence, vec: np.ndarray, part_names: Sequence[str] | None) -> Arrangement:
         parts = [str(p) for p in part_names] if part_names else None
         table, kind_note = self.object_table(ev.category)
-        candidates = _candidates(table, parts, ev.english, guessed=bool(kind_note))
+        # An object nothing places that the instruction uses as an instrument is a hand tool:
+        # its use is a grip on its handle (the body-only guess would never be right).
+        tool = ev.instrument and table is None
+        candidates = _candidates(table, parts, ev.english, guessed=bool(kind_note), tool=tool)
         has_text = bool(words(ev.english))
         aff_scores, aff_why = self._affordance_scores(ev.english, vec, {c.affordance for c in candidates}, has_text)
         object_parts = _object_parts(ev.category, parts)
         known_parts = set(parts) if parts else {c.part for c in candidates} | set(object_parts or ())
-        mentioned, negated, missing = _mentioned_parts(find_part_mentions(ev.english), known_parts)
+        asked = {c.part for c in candidates if c.affordance in _explicit_affordances(ev.english)}
+        mentioned, negated, missing = _mentioned_parts(find_part_mentions(ev.english), known_parts, asked)
         if object_parts and not mentioned and ev.language == "en":
             _refuse_missing_part(missing, ev.category, ev.detected_category, object_parts)
         candidates += _asked_on_named_parts(candidates, ev.english, mentioned, parts)
-        _score_candidates(candidates, aff_scores, mentioned, negated, _intent(ev.english), has_use=table is not None)
+        # What a tool moves ("lift the cookies off with the spatula") is not the tool: using it wins.
+        intent = "use" if tool else _intent(ev.english) or ("use" if ev.instrument else "")
+        _score_candidates(candidates, aff_scores, mentioned, negated, intent, has_use=table is not None, tool=tool)
         best = max(candidates, key=lambda c: c.score)
         # The implicit-use bonus breaks ties but is no evidence from the text: not in the margin.
         others = [c.score - c.implicit for c in candidates if c.affordance != best.affordance]
@@ -380,8 +390,13 @@ def _cued_affordances(text: str) -> set[str]:
 
 
 def _affirmed_matches(pattern: re.Pattern, text: str):
-    """Matches of a cue that are not negated ("without spraying", "don't twist")."""
-    return (m for m in pattern.finditer(text) if not NEGATION.search(text[: m.start()]))
+    """Matches of a cue that are not negated ("without spraying", "don't twist") nor a part said
+    to be unusable ("the handle snapped off")."""
+    return (
+        m
+        for m in pattern.finditer(text)
+        if not NEGATION.search(text[: m.start()]) and not (m.group() in PART_WORDS and said_unusable(text[m.end() :]))
+    )
 
 
 def _affirmed(pattern: re.Pattern, text: str) -> re.Match | None:
@@ -414,7 +429,11 @@ def _known_words(model_dir: Path) -> set[str]:
 
 
 def _candidates(
-    table: dict[str, tuple[str, ...]] | None, part_names: list[str] | None, text: str, guessed: bool = False
+    table: dict[str, tuple[str, ...]] | None,
+    part_names: list[str] | None,
+    text: str,
+    guessed: bool = False,
+    tool: bool = False,
 ) -> list[_Candidate]:
     """(affordance, part) pairs the object allows: the table's (its category's, or its object
     kind's) in table order, on the object's own labels when they are given; labels the table
@@ -443,7 +462,10 @@ def _candidates(
         out.extend(_Candidate(c.affordance, c.part, c.rank, len(out) + i) for i, c in enumerate(extra))
     if out:
         return out
-    return _generic_candidates(part_names, text)
+    out = _generic_candidates(part_names, text)
+    if tool and not part_names and not any(c.part == "handle" for c in out):
+        out.append(_Candidate("handle-grip", "handle", 0, len(out), why=["used as a tool: held by its handle"]))
+    return out
 
 
 def _label_for(part: str, part_names: list[str]) -> str | None:
@@ -554,17 +576,23 @@ def check_named_part(instruction: str, category: str = "", part_names: Sequence[
 
 
 def _mentioned_parts(
-    mentions: list[PartMention], known_parts: set[str]
+    mentions: list[PartMention], known_parts: set[str], asked: Collection[str] = ()
 ) -> tuple[dict[str, PartMention], set[str], list[PartMention]]:
     """Object parts the text names (with the first mention of each), parts it says not to
-    touch, and part mentions that match none of the object's parts."""
+    touch, and part mentions that match none of the object's parts. A word of several meanings
+    means, first, a part the grasp the text spells out can touch (asked: "squeeze the lever" is
+    the trigger of a trigger tool, though a lever is more often a handle)."""
     lower = {p.lower(): p for p in known_parts}
     kinds = {_part_kind(p): p for p in known_parts}
     mentioned: dict[str, PartMention] = {}
     negated, missing = set(), []
     for pm in mentions:
-        # Each meaning in turn, as a label or as a label's kind: "cap" is a "tail cap" before a "head".
-        hit = next((lower.get(c) or kinds[c] for c in pm.candidates if c in lower or c in kinds), None)
+        if pm.elsewhere:  # "the bottom of the pan": not this object's part
+            continue
+        # The word itself as a label ("knob" of a faucet labelled so), else each meaning in turn,
+        # as a label or as a label's kind: "cap" is a "tail cap" before a "head".
+        hits = [lower.get(c) or kinds[c] for c in (pm.phrase, *pm.candidates) if c in lower or c in kinds]
+        hit = next((h for h in hits if h in asked), hits[0] if hits else None)
         if hit is not None and pm.negated:
             negated.add(hit)
         elif hit is not None:
@@ -581,10 +609,18 @@ def _score_candidates(
     negated: set[str],
     intent: str,
     has_use: bool = True,
+    tool: bool = False,
 ) -> None:
-    """Each pair's score: its affordance's score plus the part, typicality and intent bonuses."""
-    transport_pick = _first(candidates, lambda c: c.affordance not in FUNCTIONAL_AFFORDANCES)
-    use_pick = _first(candidates, lambda c: c.affordance in FUNCTIONAL_AFFORDANCES)
+    """Each pair's score: its affordance's score plus the part, typicality and intent bonuses
+    (tool: the object is used as a hand tool, whose use is the grip on its handle)."""
+    # Moving or using the object never calls for a grasp on a part said not to be held.
+    usable = [c for c in candidates if c.part not in negated]
+    transport_pick = _first(usable, lambda c: c.affordance not in FUNCTIONAL_AFFORDANCES)
+    use_pick = _first(usable, lambda c: c.affordance in FUNCTIONAL_AFFORDANCES)
+    if tool:
+        use_pick = _first(usable, lambda c: c.affordance == "handle-grip") or use_pick
+    # An object with no functional part ("use the knife") is used by its first, main grasp.
+    use_pick = use_pick or _first(usable, lambda c: True)
     for c in candidates:
         c.score = aff_scores.get(c.affordance, 0.0)
         if c.part in mentioned:

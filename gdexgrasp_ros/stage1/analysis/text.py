@@ -222,6 +222,7 @@ class PartMention:
     explicit: bool = False  # names a component of the object: "by its trigger", "the kettle's lid"
     held_by: bool = False  # says where to hold the object: "by the blade", "by its spout"
     possessive: bool = False  # "its bottom", "the can's top": a place on the object itself
+    elsewhere: bool = False  # another object's part: "the bottom of the pan" (for a spatula)
 
 
 _PART_PATTERNS = [
@@ -240,6 +241,12 @@ _DISABLED = re.compile(
     r"dirty|gone|off|only half|not (?:on|tight|secure|screwed)|only resting|"
     r"come off|fallen off|snapped)|came off|fell off|broke|snapped)\b"
 )
+
+
+def said_unusable(after: str) -> bool:
+    """Whether the text right after a part word says the part cannot be held ("... is cracked",
+    "... snapped off"): a cue word naming that part is then no reason to hold it."""
+    return _DISABLED.match(after) is not None
 
 
 # Phrases where a part word is not a part: "in front of", "on top of", "at the side of".
@@ -261,12 +268,17 @@ _HELD_BY = re.compile(r"\bby\s+(?:the|its|this|that)\s+(?:[a-z]+\s+)?$")
 _OBJECT_WORDS = frozenset(name.split()[-1] for names in CATEGORY_WORDS.values() for name in names)
 
 
+def _of_other_object(after: str) -> bool:
+    """Whether a part word is followed by another object it belongs to ("... of the pan")."""
+    of = _OF_OBJECT.match(after)
+    return of is not None and any(w in _OBJECT_WORDS for w in of.groups() if w)
+
+
 def _names_own_part(before: str, after: str) -> bool:
     m = _OWN_PART.search(before)
     if m is None or any(w in _OBJECT_WORDS for w in m.groups() if w):
         return False
-    of = _OF_OBJECT.match(after)
-    return of is None or not any(w in _OBJECT_WORDS for w in of.groups() if w)
+    return not _of_other_object(after)
 
 
 def find_part_mentions(text: str) -> list[PartMention]:
@@ -284,11 +296,14 @@ def find_part_mentions(text: str) -> list[PartMention]:
                 continue
             taken[m.start() : m.end()] = [True] * (m.end() - m.start())
             before = text[: m.start()]
-            negated = bool(NEGATION.search(before) or _DISABLED.match(text[m.end() :]))
+            negated = bool(NEGATION.search(before) or said_unusable(text[m.end() :]))
             explicit = phrase in COMPONENT_WORDS and _names_own_part(before, text[m.end() :])
             held_by = bool(_HELD_BY.search(before))
             possessive = bool(_POSSESSIVE.search(before))
-            found.append((m.start(), PartMention(phrase, PART_WORDS[phrase], negated, explicit, held_by, possessive)))
+            elsewhere = _of_other_object(text[m.end() :])
+            found.append(
+                (m.start(), PartMention(phrase, PART_WORDS[phrase], negated, explicit, held_by, possessive, elsewhere))
+            )
     return [pm for _, pm in sorted(found, key=lambda x: x[0])]
 
 
@@ -299,6 +314,28 @@ _SPEAKER_CLAUSE = re.compile(
     r"(?<=\w)[,;]?\s+(?:while|so|so that|as|and|then|until|before|after|because|since|when|once)\s+"
     r"(?:i|we)\b[^,.;!?]*"
 )
+
+
+_DETERMINER = r"(?:the|a|an|this|that|my|your|our|his|her|its)"
+_POLITE = r"(?:(?:please|pls|kindly|now|just|go|can you|could you|would you|will you)\W+)*"
+_NOT_A_VERB = r"(?!\s+(?:is|are|was|were|has|have|had|needs?|should|will|looks?|seems?|feels?)\b)"
+
+
+def used_as_instrument(text: str, category: str) -> bool:
+    """Whether the instruction does something *with* the object ("scrape it off with the
+    spatula", "using the trowel", "use the rolling pin", "ladle the soup", "mop up the juice"):
+    such an object is a hand tool, which is held by its handle. Read before the object's name is
+    masked; the name may be the whole category or its head noun."""
+    names = category.lower().split()
+    if not names:
+        return False
+    name = r"\s+".join(re.escape(w) for w in names)
+    head = re.escape(names[-1])
+    with_it = rf"\b(?:with|using|use|used)\s+(?:{_DETERMINER}\s+)?(?:\w+\s+)?(?:{name}|{head})(?:s|es)?\b"
+    if re.search(with_it, text):
+        return True
+    # The object's own name as the sentence's verb: only a one-word name can be one.
+    return len(names) == 1 and re.search(rf"(?:^|[.!?;]\s+){_POLITE}{head}\b{_NOT_A_VERB}\s+\w", text) is not None
 
 
 def drop_speaker_clauses(text: str) -> str:

@@ -91,6 +91,12 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"(lid|cap|top|cover) off|off the (lid|cap|top|cover)|remove the (lid|cap|top|cover)", 1.0),
         (r"(switch|turn) (it |the water |the tap )?(on|off)|(switch|turn) (on|off) the (water|tap)", 0.8),
         (r"adjust(s|ing)?|focus(es|ing)?|zoom(s|ing)?|dial|temperature|grind(s|ing)?", 0.8),
+        # Setting a control to a value: "set it for ten minutes", "set the dial to 3".
+        (
+            r"set (it|the \w+) (for|to) (a |an |the )?(\d|one|two|three|four|five|six|seven|eight|nine|ten|"
+            r"eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|half|low|high|medium|max|min)",
+            0.8,
+        ),
         (r"screws?|bolts?|crack (it |the \w+ )?open", 0.5),
     ),
     "wrap-around-grip": (
@@ -140,7 +146,7 @@ EXPLICIT_GRASP: dict[str, tuple[str, ...]] = {
     ),
     "twist": (
         r"twist(s|ing)?|unscrew(s|ing)?|screw(s|ing)? (it |the \w+ )?(on|off|back|shut|tight)",
-        r"(turn|rotate|crank|twist)(s|ing|ed)? (the|its) (\w+ )?(cap|lid|top|knob|dial|head|cover|nozzle|chuck|valve|wheel|crank|collar|ring|bezel)",
+        r"(turn|rotate|crank|twist|tighten|loosen)(s|ing|ed)? (the|its) (\w+ )?(cap|lid|top|knob|dial|head|cover|nozzle|chuck|valve|wheel|crank|collar|ring|bezel)",
     ),
     "trigger-squeeze": (
         r"(squeeze|pull|press|push|click|pump) (down )?(on )?(the|its) (\w+ )?(trigger|pump|button|lever|nozzle|plunger|switch)",
