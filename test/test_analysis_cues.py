@@ -34,6 +34,8 @@ from gdexgrasp_ros.stage1.analysis.text import drop_speaker_clauses, find_part_m
 ROOT = Path(__file__).resolve().parents[1]
 BLIND_SET = ROOT / "benchmarks" / "data" / "blind_instructions.jsonl"
 BLIND_SHA256 = "a3447f1f677f72211f8c747bef5edffb0e5964d001811584a7162ab2ef0c8370"
+BLIND_SET_2 = ROOT / "benchmarks" / "data" / "blind_instructions_2.jsonl"
+BLIND_SHA256_2 = "f77fb9e74ef42a89765977149656439bff5c1b492d2358bf472dd2f7c50cf680"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +90,16 @@ def unseen():
          ("handle-grip", "handle")),
         # "hand it around" passes it round: no wrap
         ("Hand it around the table by the handle.", "mug", ["handle", "body"], ("handle-grip", "handle")),
+        # a part said to be gone is no way to move the object
+        ("The handle snapped off my mug, but bring it to me anyway.", "mug", ["handle", "body"],
+         ("wrap-around-grip", "body")),
+        # a label named as itself, though the word usually means another part ("knob": a lid's)
+        ("Turn the faucet knob to the left.", "faucet", ["spout", "knob", "base"], ("twist", "knob")),
+        ("Squeeze the fire extinguisher's lever.", "fire extinguisher", ["lever", "handle", "body", "nozzle"],
+         ("trigger-squeeze", "lever")),
+        # tightening a named part and setting a control are twists
+        ("Tighten the chuck on the drill by hand.", "drill", ["chuck", "trigger", "handle", "body"], ("twist", "chuck")),
+        ("Set the kitchen timer for ten minutes.", "kitchen timer", ["dial", "body"], ("twist", "dial")),
     ],
 )  # fmt: skip
 def test_cues_decide_over_habits(offline, instruction, category, parts, want):
@@ -189,6 +201,36 @@ def test_parts_an_unknown_object_may_lack_are_not_guessed(offline, unseen):
     assert offline.analyze("Open the drawer with it.", "spatula").contact_part == "handle"
 
 
+@pytest.mark.parametrize(
+    "instruction, category, want",
+    [
+        # nothing places a "frobnicator": used as an instrument, it is a hand tool
+        ("Scrape the eggs off the bottom of the pan with the frobnicator.", "frobnicator", ("handle-grip", "handle")),
+        ("Use the frobnicator to flatten the dough.", "frobnicator", ("handle-grip", "handle")),
+        ("Frobnicate the soup into the bowls.", "frobnicate", ("handle-grip", "handle")),
+        # a kind's use is its first grasp, even after a verb of moving ("put out the fire")
+        ("Put out the fire on the stove with the extinguisher!", "fire extinguisher", ("trigger-squeeze", "trigger")),
+    ],
+)
+def test_an_object_used_as_an_instrument_is_held_for_its_use(unseen, instruction, category, want):
+    arr = unseen.analyze(instruction, category)
+    assert (arr.affordance, arr.contact_part) == want, arr.rationale
+
+
+def test_instrument_and_other_objects_parts_in_text():
+    from gdexgrasp_ros.stage1.analysis.text import used_as_instrument
+
+    assert used_as_instrument("stir it with the wooden ladle", "ladle")
+    assert used_as_instrument("ladle the soup out", "ladle") and used_as_instrument("please mop up the juice", "mop")
+    assert not used_as_instrument("mop is dirty, put it away", "mop")
+    assert not used_as_instrument("bring me the ladle", "ladle")
+    assert used_as_instrument("put it out using the fire extinguisher", "fire extinguisher")
+    (bottom,) = find_part_mentions("scrape it off the bottom of the pan")
+    assert bottom.elsewhere
+    (bottom,) = find_part_mentions("hold its bottom")
+    assert not bottom.elsewhere
+
+
 def test_an_unknown_kind_falls_back_to_the_body_and_says_it_guessed(unseen):
     arr = unseen.analyze("Put it on the shelf.", "qwzx blorf")
     assert "not a known kind of object" in arr.rationale
@@ -211,10 +253,11 @@ def test_part_families_in_scoring_and_in_model_answers():
 
 
 # -- the sets -------------------------------------------------------------------------------------
-def test_blind_set_is_the_frozen_file():
-    data = BLIND_SET.read_bytes()
-    assert hashlib.sha256(data).hexdigest() == BLIND_SHA256, "the blind set is frozen: never edit it"
-    rows = load_instruction_set(BLIND_SET)
+@pytest.mark.parametrize("path, sha256", [(BLIND_SET, BLIND_SHA256), (BLIND_SET_2, BLIND_SHA256_2)])
+def test_blind_sets_are_the_frozen_files(path, sha256):
+    data = path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == sha256, "a blind set is frozen: never edit it"
+    rows = load_instruction_set(path)
     categories = {r["category"] for r in rows}
     assert len(rows) >= 200 and len(categories) >= 30
     assert len(categories - set(AFFORDANCE_TABLE)) >= 10
@@ -231,9 +274,11 @@ def test_own_set_does_not_fall_below_95_percent(offline):
     "name, floors",
     [
         # set, (affordance, part family) floors with part names given, then hidden. When written:
-        # dev 95.0 / 96.9 and 94.4 / 91.9 %; dev2 89.6 / 86.8 and 88.2 / 78.5 %.
+        # dev 95.0 / 96.9 and 94.4 / 91.9 %; dev2 89.6 / 86.8 and 88.2 / 78.5 %; dev3 (written
+        # with the second blind set, measured untouched first: 93.5 / 94.4 and 91.6 / 89.3 %).
         ("instructions_dev.jsonl", (0.92, 0.93, 0.91, 0.88)),
         ("instructions_dev2.jsonl", (0.86, 0.83, 0.85, 0.75)),
+        ("instructions_dev3.jsonl", (0.94, 0.94, 0.93, 0.90)),
     ],
 )
 def test_dev_sets_regression(unseen, name, floors):

@@ -282,9 +282,12 @@ class OfflineAnalyzer(InstructionAnalyzer):
         if object_parts and not mentioned and ev.language == "en":
             _refuse_missing_part(missing, ev.category, ev.detected_category, object_parts)
         candidates += _asked_on_named_parts(candidates, ev.english, mentioned, parts)
-        # What a tool moves ("lift the cookies off with the spatula") is not the tool: using it wins.
-        intent = "use" if tool else _intent(ev.english) or ("use" if ev.instrument else "")
-        _score_candidates(candidates, aff_scores, mentioned, negated, intent, has_use=table is not None, tool=tool)
+        # What a tool moves ("lift the cookies off with the spatula", "put out the fire with the
+        # extinguisher") is not the tool: using it wins over any verb of moving.
+        intent = "use" if ev.instrument else _intent(ev.english)
+        _score_candidates(
+            candidates, aff_scores, mentioned, negated, intent, has_use=table is not None, tool=tool, kind=bool(kind_note)
+        )
         best = max(candidates, key=lambda c: c.score)
         # The implicit-use bonus breaks ties but is no evidence from the text: not in the margin.
         others = [c.score - c.implicit for c in candidates if c.affordance != best.affordance]
@@ -610,15 +613,19 @@ def _score_candidates(
     intent: str,
     has_use: bool = True,
     tool: bool = False,
+    kind: bool = False,
 ) -> None:
     """Each pair's score: its affordance's score plus the part, typicality and intent bonuses
-    (tool: the object is used as a hand tool, whose use is the grip on its handle)."""
+    (tool: the object is used as a hand tool, whose use is the grip on its handle; kind: the
+    candidates are an object kind's, whose first entry is what using such an object means)."""
     # Moving or using the object never calls for a grasp on a part said not to be held.
     usable = [c for c in candidates if c.part not in negated]
     transport_pick = _first(usable, lambda c: c.affordance not in FUNCTIONAL_AFFORDANCES)
     use_pick = _first(usable, lambda c: c.affordance in FUNCTIONAL_AFFORDANCES)
     if tool:
         use_pick = _first(usable, lambda c: c.affordance == "handle-grip") or use_pick
+    elif kind:  # a hair dryer is used by its handle, a glue gun by its trigger
+        use_pick = _first(usable, lambda c: c.order == 0) or use_pick
     # An object with no functional part ("use the knife") is used by its first, main grasp.
     use_pick = use_pick or _first(usable, lambda c: True)
     for c in candidates:

@@ -199,8 +199,15 @@ def mask_category(text: str, category: str) -> str:
     category outside the table is masked by its own name, and by its head noun after a
     determiner ("the garden sprayer", "the sprayer"; "the sprayer" is not a sprayer head)."""
     for p in _CATEGORY_PATTERNS.get(category) or _own_name_patterns(category):
+        # "the extinguisher's lever" -> "its lever", as people write it of a part they name.
+        text = _possessive(p).sub("its", text)
         text = p.sub("it", text)
     return text
+
+
+@functools.lru_cache(maxsize=1024)
+def _possessive(pattern: re.Pattern) -> re.Pattern:
+    return re.compile(pattern.pattern.removesuffix(r"\b") + r"'s\b")
 
 
 @functools.lru_cache(maxsize=256)
