@@ -285,9 +285,8 @@ class OfflineAnalyzer(InstructionAnalyzer):
         # What a tool moves ("lift the cookies off with the spatula", "put out the fire with the
         # extinguisher") is not the tool: using it wins over any verb of moving.
         intent = "use" if ev.instrument else _intent(ev.english)
-        _score_candidates(
-            candidates, aff_scores, mentioned, negated, intent, has_use=table is not None, tool=tool, kind=bool(kind_note)
-        )
+        has_use, kind = table is not None, bool(kind_note)
+        _score_candidates(candidates, aff_scores, mentioned, negated, intent, has_use, tool=tool, kind=kind)
         best = max(candidates, key=lambda c: c.score)
         # The implicit-use bonus breaks ties but is no evidence from the text: not in the margin.
         others = [c.score - c.implicit for c in candidates if c.affordance != best.affordance]
