@@ -452,15 +452,28 @@ def _candidates(
                 for rank, aff in enumerate(affs):
                     out.append(_Candidate(aff, name, rank, len(out)))
         if out and part_names:
-            rest = [n for n in part_names if n not in taken and _part_kind(n) in GRASPED_ANYWHERE]
+            # A label no part word explains ("tank", "jar") is the object's main piece when no
+            # label already is its body (as for an object outside the table, below).
+            no_body = not any(_part_kind(n) == "body" for n in taken)
+            rest = [n for n in part_names if n not in taken and (_part_kind(n) in GRASPED_ANYWHERE
+                    or (no_body and not _part_kind(n)))]  # fmt: skip
             out.extend(_Candidate(c.affordance, c.part, max(1, c.rank), len(out) + i)
                        for i, c in enumerate(_generic_candidates(rest, text, fill=False)))  # fmt: skip
-    if out and guessed and not part_names:
+    if out and not part_names:
         have = {c.part for c in out}
         pairs = {(c.affordance, c.part) for c in out}
         asked = _explicit_affordances(text)
-        extra = [x for x in _generic_candidates(None, text) if (x.affordance, x.part) not in pairs
-                 and (x.affordance in asked or (x.rank == 0 and x.part not in have))]  # fmt: skip
+        if guessed:
+            extra = [x for x in _generic_candidates(None, text) if (x.affordance, x.part) not in pairs
+                     and (x.affordance in asked or (x.rank == 0 and x.part not in have))]  # fmt: skip
+        else:
+            # A grasp the table has no pair for, asked for on a component the text names ("press
+            # the button on the handle" of an umbrella): the localizer decides if it is there.
+            missing = asked - {c.affordance for c in out}
+            kinds = dict.fromkeys(
+                pm.candidates[0] for pm in find_part_mentions(text) if not (pm.negated or pm.elsewhere)
+            )
+            extra = [_Candidate(a, k, 0, 0) for k in kinds for a in GENERIC_PART_AFFORDANCES.get(k, ()) if a in missing]
         out.extend(_Candidate(c.affordance, c.part, c.rank, len(out) + i) for i, c in enumerate(extra))
     if out:
         return out
@@ -495,21 +508,28 @@ def _generic_candidates(part_names: list[str] | None, text: str, fill: bool = Tr
         if not out and fill:  # part names we cannot interpret: any affordance, on the first part
             out = [_Candidate(a, part_names[0], 0, i) for i, a in enumerate(AFFORDANCES)]
         return out
-    # A component ("the trigger") or a place said to be the object's ("its bottom", "by the top");
-    # "the bottom of the pan" or "sticks to the bottom" is somewhere else.
-    mentioned = [
-        pm.candidates[0]
-        for pm in find_part_mentions(text)
-        if not pm.negated and (pm.phrase in COMPONENT_WORDS or pm.possessive or pm.held_by)
-    ]
-    for kind in dict.fromkeys(mentioned):
-        for aff_i, aff in enumerate(GENERIC_PART_AFFORDANCES.get(kind, ())):
-            out.append(_Candidate(aff, kind, aff_i, len(out)))
+    out = _named_component_candidates(text)
     # An object nothing is known about surely has a body; a handle, a lid or a trigger only
     # maybe, so those are candidates only when the instruction names them.
     covered = {c.affordance for c in out}
     extra = [a for a in AFFORDANCES if a not in covered and (a in BODY_AFFORDANCES or a in _cued_affordances(text))]
     out.extend(_Candidate(a, DEFAULT_PART[a], 1, len(out) + i) for i, a in enumerate(extra))
+    return out
+
+
+def _named_component_candidates(text: str) -> list[_Candidate]:
+    """What the generic parts the text names afford: a component ("the trigger") or a place
+    said to be the object's ("its bottom", "by the top"); "the bottom of the pan" or "sticks to
+    the bottom" is somewhere else."""
+    mentioned = [
+        pm.candidates[0]
+        for pm in find_part_mentions(text)
+        if not pm.negated and (pm.phrase in COMPONENT_WORDS or pm.possessive or pm.held_by)
+    ]
+    out: list[_Candidate] = []
+    for kind in dict.fromkeys(mentioned):
+        for aff_i, aff in enumerate(GENERIC_PART_AFFORDANCES.get(kind, ())):
+            out.append(_Candidate(aff, kind, aff_i, len(out)))
     return out
 
 

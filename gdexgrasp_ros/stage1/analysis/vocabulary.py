@@ -89,7 +89,8 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"open(s|ing)?|clos(e|es|ing)|shut(s|ting)?|seal(s|ing|ed)?", 1.0),
         (r"loosen(s|ing)?|tighten(s|ing)?|snug|clockwise|counterclockwise|anticlockwise", 1.0),
         (r"(lid|cap|top|cover) off|off the (lid|cap|top|cover)|remove the (lid|cap|top|cover)", 1.0),
-        (r"(switch|turn) (it |the water |the tap )?(on|off)|(switch|turn) (on|off) the (water|tap)", 0.8),
+        # Water is turned on with a twist; a device is switched on with a press (trigger-squeeze).
+        (r"(switch|turn) (the water |the tap )(on|off)|(switch|turn) (on|off) the (water|tap)", 0.8),
         (r"adjust(s|ing)?|focus(es|ing)?|zoom(s|ing)?|dial|temperature|grind(s|ing)?", 0.8),
         # Setting a control to a value: "set it for ten minutes", "set the dial to 3".
         (
