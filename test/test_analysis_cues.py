@@ -100,6 +100,13 @@ def unseen():
         # tightening a named part and setting a control are twists
         ("Tighten the chuck on the drill by hand.", "drill", ["chuck", "trigger", "handle", "body"], ("twist", "chuck")),
         ("Set the kitchen timer for ten minutes.", "kitchen timer", ["dial", "body"], ("twist", "dial")),
+        # a device is switched on by a press; a grasp asked for on a component the table lacks
+        ("Switch the flashlight on, it's dark in here.", "flashlight", ["head", "barrel", "button", "tail cap"],
+         ("trigger-squeeze", "button")),
+        ("Press the button on the handle to pop the umbrella open.", "umbrella", None, ("trigger-squeeze", "trigger")),
+        # a label no part word explains is the body when no label is
+        ("The carry handle is cracked; wrap your hand around the tank.", "garden sprayer",
+         ["tank", "handle", "wand", "trigger"], ("wrap-around-grip", "tank")),
     ],
 )  # fmt: skip
 def test_cues_decide_over_habits(offline, instruction, category, parts, want):

@@ -278,7 +278,10 @@ class OfflineAnalyzer(InstructionAnalyzer):
         object_parts = _object_parts(ev.category, parts)
         known_parts = set(parts) if parts else {c.part for c in candidates} | set(object_parts or ())
         asked = {c.part for c in candidates if c.affordance in _explicit_affordances(ev.english)}
-        mentioned, negated, missing = _mentioned_parts(find_part_mentions(ev.english), known_parts, asked)
+        mentions = find_part_mentions(ev.english)
+        if ev.instrument:  # the text is about what the tool works on: "the bottom" is the pot's
+            mentions = [pm for pm in mentions if pm.explicit or pm.possessive or pm.held_by]
+        mentioned, negated, missing = _mentioned_parts(mentions, known_parts, asked)
         if object_parts and not mentioned and ev.language == "en":
             _refuse_missing_part(missing, ev.category, ev.detected_category, object_parts)
         candidates += _asked_on_named_parts(candidates, ev.english, mentioned, parts)
