@@ -1,7 +1,8 @@
 """Instruction-analysis accuracy on the project's instruction set (stage1/data/instructions.jsonl)
-or on the frozen blind set (benchmarks/data/blind_instructions.jsonl, --blind).
+or on a frozen blind set (--blind: benchmarks/data/blind_instructions_2.jsonl, the unseen one;
+--blind 1: the first, blind_instructions.jsonl, measured three times in earlier work).
 
-    python benchmarks/analysis_accuracy.py [--backends offline,openai,transformers] [--set FILE | --blind]
+    python benchmarks/analysis_accuracy.py [--backends offline,openai,transformers] [--set FILE | --blind [1|2]]
                                            [--parts given|hidden|both] [--latency N] [--mistakes] [--check]
 
 Runs every runnable backend: offline always; openai when $OPENAI_API_KEY (or the variable named
@@ -45,7 +46,10 @@ from gdexgrasp_ros.stage1.analysis.evaluation import (  # noqa: E402
 )
 from gdexgrasp_ros.stage1.analysis.transformers_backend import MODEL_PATH_ENV  # noqa: E402
 
-BLIND_SET = pathlib.Path(__file__).resolve().parent / "data" / "blind_instructions.jsonl"
+BLIND_SETS = {
+    "1": pathlib.Path(__file__).resolve().parent / "data" / "blind_instructions.jsonl",
+    "2": pathlib.Path(__file__).resolve().parent / "data" / "blind_instructions_2.jsonl",
+}
 ACCEPT = {  # set -> (affordance, part measure, its floor)
     "own": (0.95, "part", 0.95),
     "blind": (0.90, "part_family", 0.90),
@@ -120,7 +124,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backends", default="offline,openai,transformers", type=lambda s: [b for b in s.split(",") if b])
     ap.add_argument("--set", default=None, help="JSONL instruction set (default: the project's own)")
-    ap.add_argument("--blind", action="store_true", help="the frozen blind set (issue 17)")
+    ap.add_argument(
+        "--blind",
+        nargs="?",
+        const="2",
+        default=None,
+        choices=sorted(BLIND_SETS),
+        help="a frozen blind set (issue 17): 2 (the default, unseen) or 1",
+    )
     ap.add_argument(
         "--parts",
         choices=("given", "hidden", "both"),
@@ -143,14 +154,15 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="exit 1 when the offline acceptance is missed")
     args = ap.parse_args()
 
-    if args.blind and args.mistakes and not args.show_blind_mistakes:
+    blind_file = args.set and pathlib.Path(args.set).resolve() in {p.resolve() for p in BLIND_SETS.values()}
+    if (args.blind or blind_file) and args.mistakes and not args.show_blind_mistakes:
         ap.error("--mistakes on the blind set needs --show-blind-mistakes: the blind set is not for tuning")
-    which = "blind" if args.blind else "own"
-    path = args.set or str(BLIND_SET if args.blind else INSTRUCTION_SET)
+    which = "blind" if args.blind or blind_file else "own"
+    path = args.set or str(BLIND_SETS[args.blind] if args.blind else INSTRUCTION_SET)
     modes = {"given": ["given"], "hidden": ["hidden"], "both": ["given", "hidden"]}[
         args.parts or ("both" if args.blind else "given")
     ]
-    unseen = args.blind if args.unseen is None else args.unseen
+    unseen = bool(args.blind) if args.unseen is None else args.unseen
     all_rows = load_instruction_set(path)
     print(
         f"instruction set: {path} ({len(all_rows)} instructions, {len({r['category'] for r in all_rows})} categories)"
