@@ -15,7 +15,8 @@
    part -> affordance table over the object's part names, or the body plus what the text
    names): the affordance score, plus bonuses for a part the instruction names, for the part's
    most typical affordance, for the grasp that moving the object (or using it) calls for, and
-   a tie-break towards what the object is for when neither is said.
+   a tie-break towards what the object is for when neither is said. An object the text does
+   something *with* (text.used_as_instrument) is being used, whatever verb of moving is said.
 4. The best pair wins; the confidence comes from its margin over the best pair of another
    affordance.
 
@@ -444,7 +445,9 @@ def _candidates(
     kind's) in table order, on the object's own labels when they are given; labels the table
     does not cover ("base" of a mug) add what such a part usually affords. A guessed table (an
     object kind) with no labels also takes what the instruction says the object has: a part it
-    names ("by its handle") or a grasp of the body it asks for ("from underneath")."""
+    names ("by its handle") or a grasp of the body it asks for ("from underneath"); a table
+    category with no labels takes a grasp it lacks when the text spells it out on a component
+    ("press the button"). tool: an object nothing places, used as an instrument, gets a handle."""
     out: list[_Candidate] = []
     if table is not None:
         taken: set[str] = set()  # one label per table part ("base_body" is the body, not also the base)
