@@ -36,6 +36,8 @@ BLIND_SET = ROOT / "benchmarks" / "data" / "blind_instructions.jsonl"
 BLIND_SHA256 = "a3447f1f677f72211f8c747bef5edffb0e5964d001811584a7162ab2ef0c8370"
 BLIND_SET_2 = ROOT / "benchmarks" / "data" / "blind_instructions_2.jsonl"
 BLIND_SHA256_2 = "f77fb9e74ef42a89765977149656439bff5c1b492d2358bf472dd2f7c50cf680"
+BLIND_SET_3 = ROOT / "benchmarks" / "data" / "blind_instructions_3.jsonl"
+BLIND_SHA256_3 = "432e01d4890b2305225c7d8d2cd56effc895500219a3d4a25fd20229a8e13d7b"
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +262,9 @@ def test_part_families_in_scoring_and_in_model_answers():
 
 
 # -- the sets -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("path, sha256", [(BLIND_SET, BLIND_SHA256), (BLIND_SET_2, BLIND_SHA256_2)])
+@pytest.mark.parametrize(
+    "path, sha256", [(BLIND_SET, BLIND_SHA256), (BLIND_SET_2, BLIND_SHA256_2), (BLIND_SET_3, BLIND_SHA256_3)]
+)
 def test_blind_sets_are_the_frozen_files(path, sha256):
     data = path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == sha256, "a blind set is frozen: never edit it"
