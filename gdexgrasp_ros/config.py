@@ -99,6 +99,10 @@ class SynthesizerConfig:
     # convex decomposition): "complete" clouds only, "all" (camera views too, on the back they
     # assume: no measured gain yet), "off".
     hold_check: str = "complete"
+    # The hold check also simulates each grasp with the hand moved this far (mm) along +-x, +-y, +-z
+    # and ranks by the share of positions held (a static hand's hold turns on sub-millimetre
+    # contact); 0 = as planned only. Six more simulations per grasp (~0.3 s each).
+    hold_check_shift_mm: float = 0.5
     up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
     mano_model_path: str = ""
     retargeting_config_dir: str = ""  # "" = the package's config/retargeting
@@ -115,6 +119,8 @@ class SynthesizerConfig:
             raise ValueError(f"cloud_kind must be one of {', '.join(CLOUD_KIND_MODES)}, got '{self.cloud_kind}'")
         if self.hold_check not in HOLD_CHECK_MODES:
             raise ValueError(f"hold_check must be one of {', '.join(HOLD_CHECK_MODES)}, got '{self.hold_check}'")
+        if not 0.0 <= self.hold_check_shift_mm <= 5.0:
+            raise ValueError(f"hold_check_shift_mm must be in [0, 5] mm, got {self.hold_check_shift_mm}")
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset '{self.preset}'; expected one of {', '.join(PRESETS)}")
         self.components  # noqa: B018 - checks the preset with its overrides

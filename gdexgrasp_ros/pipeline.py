@@ -357,18 +357,24 @@ class GraspSynthesizer:
         except CHECK_ERRORS as err:  # e.g. no volume enclosed: rank on geometry alone, and say so
             return f"geometric ranking (hold check skipped: {type(err).__name__}: {err})"
         faces = hand.faces.cpu().numpy()
+        shares = []
         with holder:
             for g in grasps:
                 check()
                 try:
-                    moved = holder.displacement(g.vertices, faces)
+                    moved, share = holder.robustness(g.vertices, faces, self.config.hold_check_shift_mm / 1000)
                 except CHECK_ERRORS:  # this grasp stays unsimulated (NaN) and keeps its score
                     continue
+                shares.append(share)
                 g.quality = dataclasses.replace(g.quality, simulation_displacement=moved,
-                                                score=g.quality.score * hold_factor(moved))  # fmt: skip
+                                                score=g.quality.score * hold_factor(share))  # fmt: skip
         held = sum(g.quality.simulation_displacement < HELD_M for g in grasps)
         shape = "the reconstructed object" if complete else "the object as the view shows and assumes it"
-        return f"hold check: {held} of {len(grasps)} grasps held {shape} in simulation"
+        out = f"hold check: {held} of {len(grasps)} grasps held {shape} in simulation"
+        if self.config.hold_check_shift_mm > 0:
+            robust = sum(s == 1.0 for s in shares)
+            out += f", {robust} also with the hand moved {self.config.hold_check_shift_mm:g} mm along each axis"
+        return out
 
     def _retarget(self, grasps: list[GraspCandidate], robot: str, hand_model: str, check) -> None:
         if robot in ("", "none"):

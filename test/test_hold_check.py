@@ -11,7 +11,7 @@ import trimesh
 from gdexgrasp_ros.geometry.reconstruction import closed_surface
 from gdexgrasp_ros.geometry.rotations import matrix_to_rot6d
 from gdexgrasp_ros.hand import OpenHand
-from gdexgrasp_ros.metrics.hold_check import HOLD_PENALTY, HoldCheck, hold_factor
+from gdexgrasp_ros.metrics.hold_check import HOLD_PENALTY, HoldCheck, hand_positions, hold_factor
 from gdexgrasp_ros.metrics.quality import GraspQuality
 from gdexgrasp_ros.objects.part_object import PartMesh, PartObject, sample_mesh
 from gdexgrasp_ros.pipeline import GraspCandidate, GraspSynthesizer, SynthesizerConfig, _ranked
@@ -100,7 +100,17 @@ def test_a_hand_closed_round_a_rod_holds_its_reconstruction_and_an_open_hand_doe
 
 
 def test_hold_factor_keeps_a_holding_grasp_and_halves_a_falling_one():
-    assert hold_factor(0.005) == 1.0 and hold_factor(0.5) == HOLD_PENALTY and hold_factor(math.nan) == 1.0
+    assert hold_factor(1.0) == 1.0 and hold_factor(0.0) == HOLD_PENALTY and hold_factor(math.nan) == 1.0
+    assert hold_factor(3 / 7) == pytest.approx(HOLD_PENALTY + (1 - HOLD_PENALTY) * 3 / 7)  # held in 3 of 7 positions
+
+
+def test_hand_positions_are_the_plan_and_six_axis_shifts():
+    assert len(hand_positions(0.0)) == 1 and not hand_positions(0.0)[0].any()
+    offsets = np.array(hand_positions(0.0005))
+    assert offsets.shape == (7, 3) and not offsets[0].any()
+    assert np.allclose(np.linalg.norm(offsets[1:], axis=1), 0.0005) and np.allclose(offsets[1:].sum(0), 0.0)
+    with pytest.raises(ValueError, match="hold_check_shift_mm"):
+        SynthesizerConfig(hold_check_shift_mm=-1.0)
 
 
 def _candidate(vertices: np.ndarray, score: float) -> GraspCandidate:
@@ -116,9 +126,12 @@ def test_the_pipeline_ranks_a_grasp_that_holds_above_one_that_falls(hand, rod_gr
     # The open hand scores higher on geometry alone; the closed one holds.
     grasps = [_candidate(verts["opened"], 0.9), _candidate(verts["closed"], 0.6)]
     note = synth._check_hold(grasps, hand, obj, (0.0, 0.0, 1.0), True, None, check=lambda: None)
-    assert note.startswith("hold check: 1 of 2 grasps held")
+    # The closed hand holds the rod as planned and in most of the six shifted positions; the open one in none.
+    assert (
+        note.startswith("hold check: 1 of 2 grasps held") and "also with the hand moved 0.5 mm along each axis" in note
+    )
     ranked = _ranked(grasps, 2)
-    assert ranked[0].vertices is verts["closed"] and ranked[0].quality.score == pytest.approx(0.6)
+    assert ranked[0].vertices is verts["closed"] and 0.6 * hold_factor(5 / 7) <= ranked[0].quality.score <= 0.6
     assert ranked[0].quality.simulation_displacement < 0.02 < ranked[1].quality.simulation_displacement
     assert ranked[1].quality.score == pytest.approx(0.9 * HOLD_PENALTY)
     # Off the part (a ratio of 0.2), a grasp that holds still ranks below one on the part that falls.

@@ -89,6 +89,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--simulate-top", type=int, default=1, help="grasps simulated per goal, best first")
     p.add_argument("--no-hold-check", action="store_true", help="rank on geometry alone (the pipeline's hold_check "
                    "off): the before of the hold check")  # fmt: skip
+    p.add_argument("--hold-check-shift", type=float, default=0.5, metavar="MM", help="the hold check's hand shifts "
+                   "along +-x, +-y, +-z (0 = the grasp as planned only, the check before its robustness positions)")  # fmt: skip
     p.add_argument("--six-direction", default="full:gt", help="PRESET:MODE[,...] whose best grasp also gets the "
                    "six-direction simulation, on the ablation subset of shapes ('' = none)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 3 min on 2 cores)")
@@ -298,7 +300,8 @@ def _main(argv: list[str] | None) -> int:
     options = RunOptions(str(out), args.up, _extents(args.extent), max_grasps=args.max_grasps,
                          simulate_top=args.simulate_top, six_direction=six, six_shapes=frozenset(subset),
                          retriever=args.retriever, prior_database=args.prior_database,
-                         generator=args.generator, views=args.views, hold_check="off" if args.no_hold_check else "complete")  # fmt: skip
+                         generator=args.generator, views=args.views, hold_check="off" if args.no_hold_check else "complete",
+                         hold_check_shift_mm=args.hold_check_shift)  # fmt: skip
     started = time.perf_counter()
     path = out / "goals.jsonl"
     if not args.report_only:

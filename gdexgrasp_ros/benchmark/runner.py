@@ -55,6 +55,7 @@ class RunOptions:
     generator: str = ""  # replaces the full method's generator where a preset uses it ("" = the preset's)
     views: int = 1  # camera mode: depth views fused into the goal's cloud
     hold_check: str = "complete"  # the pipeline's hold check (SynthesizerConfig.hold_check)
+    hold_check_shift_mm: float = 0.5  # its robustness positions (SynthesizerConfig.hold_check_shift_mm)
 
     def six_for(self, goal: Goal) -> bool:
         """Whether the goal's best grasp also gets the six-direction simulation."""
@@ -66,6 +67,8 @@ class RunOptions:
                "max_grasps": self.max_grasps, "simulate_top": self.simulate_top, "six": self.six_for(goal)}  # fmt: skip
         if self.hold_check != "off":  # records made before the hold check existed were made without it
             out.update(hold_check=self.hold_check)
+            if self.hold_check_shift_mm:  # ... and those made before its shifted positions, at 0
+                out.update(hold_check_shift_mm=self.hold_check_shift_mm)
         if self.retriever:  # only when set, so records made before the option existed still match
             out.update(retriever=self.retriever, prior_database=self.prior_database)
         if self.generator:
@@ -79,6 +82,7 @@ class RunOptions:
         canonical posture prior."""
         a, b = goal.iterations
         cfg = SynthesizerConfig(preset=goal.preset, seed=goal.seed, device="cpu", hold_check=self.hold_check,
+                                hold_check_shift_mm=self.hold_check_shift_mm,
                                 optimizer=OptimizerConfig(iterations_a=a, iterations_b=b, seed=goal.seed))  # fmt: skip
         return self.with_retriever(cfg)
 

@@ -90,6 +90,8 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
               "object falls keeps half its ranking score: complete clouds, all (camera views too, on the back they "
               "assume) or off",
               choices=HOLD_CHECK_MODES),
+    ParamSpec("hold_check_shift_mm", _SYN.hold_check_shift_mm, "the hold check also simulates each grasp with the "
+              "hand moved this far along +-x, +-y, +-z and ranks by the share held (0 = as planned only)", 0.0, 5.0),
     ParamSpec("preprocess", _SYN.preprocess, "camera clouds: plane removal, clustering, target selection, FPS"),
     ParamSpec("cloud_kind", _SYN.cloud_kind, "what goal clouds are: camera (one view; normals face the sensor), "
               "complete (mesh sample, fused views; normals point out) or auto (detected; the result's rationale "
@@ -211,6 +213,7 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
         optimizer=OptimizerConfig(iterations_a=v["iterations_a"], iterations_b=v["iterations_b"],
                                   closing=v["finger_closing"], unseen_back=v["unseen_back"]),
         mano_model_path=v["mano_model_path"], hold_check=v["hold_check"],
+        hold_check_shift_mm=v["hold_check_shift_mm"],
     )  # fmt: skip
 
 
