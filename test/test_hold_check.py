@@ -122,7 +122,7 @@ def _candidate(vertices: np.ndarray, score: float) -> GraspCandidate:
 def test_the_pipeline_ranks_a_grasp_that_holds_above_one_that_falls(hand, rod_grasps):
     points, normals, verts = rod_grasps
     obj = PartObject(points, normals, np.zeros(len(points), dtype=int), ["rod"], "rod", "test")
-    synth = GraspSynthesizer(SynthesizerConfig(device="cpu", hold_check="all"))
+    synth = GraspSynthesizer(SynthesizerConfig(device="cpu", hold_check="all", hold_check_shift_mm=0.5))
     # The open hand scores higher on geometry alone; the closed one holds.
     grasps = [_candidate(verts["opened"], 0.9), _candidate(verts["closed"], 0.6)]
     note = synth._check_hold(grasps, hand, obj, (0.0, 0.0, 1.0), True, None, check=lambda: None)

@@ -89,8 +89,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--simulate-top", type=int, default=1, help="grasps simulated per goal, best first")
     p.add_argument("--no-hold-check", action="store_true", help="rank on geometry alone (the pipeline's hold_check "
                    "off): the before of the hold check")  # fmt: skip
-    p.add_argument("--hold-check-shift", type=float, default=0.5, metavar="MM", help="the hold check's hand shifts "
-                   "along +-x, +-y, +-z (0 = the grasp as planned only, the check before its robustness positions)")  # fmt: skip
+    p.add_argument("--hold-check-shift", type=float, default=0.0, metavar="MM", help="the hold check's hand shifts "
+                   "along +-x, +-y, +-z (0, the default: the grasp as planned only)")  # fmt: skip
     p.add_argument("--six-direction", default="full:gt", help="PRESET:MODE[,...] whose best grasp also gets the "
                    "six-direction simulation, on the ablation subset of shapes ('' = none)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 3 min on 2 cores)")

@@ -55,7 +55,7 @@ class RunOptions:
     generator: str = ""  # replaces the full method's generator where a preset uses it ("" = the preset's)
     views: int = 1  # camera mode: depth views fused into the goal's cloud
     hold_check: str = "complete"  # the pipeline's hold check (SynthesizerConfig.hold_check)
-    hold_check_shift_mm: float = 0.5  # its robustness positions (SynthesizerConfig.hold_check_shift_mm)
+    hold_check_shift_mm: float = 0.0  # its robustness positions (SynthesizerConfig.hold_check_shift_mm)
 
     def six_for(self, goal: Goal) -> bool:
         """Whether the goal's best grasp also gets the six-direction simulation."""
