@@ -156,15 +156,18 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="exit 1 when the offline acceptance is missed")
     args = ap.parse_args()
 
-    blind_file = args.set and pathlib.Path(args.set).resolve() in {p.resolve() for p in BLIND_SETS.values()}
-    if (args.blind or blind_file) and args.mistakes and not args.show_blind_mistakes:
+    if args.set and args.blind:
+        ap.error("--set and --blind name two sets: give one")
+    blind_file = bool(args.set) and pathlib.Path(args.set).resolve() in {p.resolve() for p in BLIND_SETS.values()}
+    is_blind = bool(args.blind) or blind_file
+    if is_blind and args.mistakes and not args.show_blind_mistakes:
         ap.error("--mistakes on the blind set needs --show-blind-mistakes: the blind set is not for tuning")
-    which = "blind" if args.blind or blind_file else "own"
+    which = "blind" if is_blind else "own"
     path = args.set or str(BLIND_SETS[args.blind] if args.blind else INSTRUCTION_SET)
     modes = {"given": ["given"], "hidden": ["hidden"], "both": ["given", "hidden"]}[
-        args.parts or ("both" if args.blind else "given")
+        args.parts or ("both" if is_blind else "given")
     ]
-    unseen = bool(args.blind) if args.unseen is None else args.unseen
+    unseen = is_blind if args.unseen is None else args.unseen
     all_rows = load_instruction_set(path)
     print(
         f"instruction set: {path} ({len(all_rows)} instructions, {len({r['category'] for r in all_rows})} categories)"

@@ -226,6 +226,28 @@ def test_an_object_used_as_an_instrument_is_held_for_its_use(unseen, instruction
     assert (arr.affordance, arr.contact_part) == want, arr.rationale
 
 
+@pytest.mark.parametrize(
+    "instruction, category, parts, want",
+    [
+        # company, not an instrument; the object itself moved
+        ("Careful with the hairspray, put it on the shelf.", "hairspray", None, ("wrap-around-grip", "body")),
+        ("Go to the garage with the fire extinguisher and hang it on the wall.", "fire extinguisher", None,
+         ("handle-grip", "handle")),
+        # a grasp spelled out on what the tool works on is not on the tool
+        ("Loosen the valve with the wrench.", "wrench", None, ("handle-grip", "handle")),
+        ("Tighten the wheel nuts with the wrench.", "wrench", ["handle", "jaw"], ("handle-grip", "handle")),
+        # a kettle may be "the pot" itself
+        ("Lift the lid of the pot.", "kettle", ["handle", "body", "lid"], ("twist", "lid")),
+        # a small component is never the body
+        ("Wrap your hand around the scissors and hand them to me.", "scissors", ["blade", "handle", "screw"],
+         ("handle-grip", "handle")),
+    ],
+)  # fmt: skip
+def test_rules_that_must_not_misfire(unseen, instruction, category, parts, want):
+    arr = unseen.analyze(instruction, category, parts)
+    assert (arr.affordance, arr.contact_part) == want, arr.rationale
+
+
 def test_instrument_and_other_objects_parts_in_text():
     from gdexgrasp_ros.stage1.analysis.text import used_as_instrument
 
@@ -233,6 +255,9 @@ def test_instrument_and_other_objects_parts_in_text():
     assert used_as_instrument("ladle the soup out", "ladle") and used_as_instrument("please mop up the juice", "mop")
     assert not used_as_instrument("mop is dirty, put it away", "mop")
     assert not used_as_instrument("bring me the ladle", "ladle")
+    assert not used_as_instrument("lantern goes on the porch", "lantern")
+    assert not used_as_instrument("don't use the glue gun, put it back", "glue gun")
+    assert not used_as_instrument("come with the mop", "mop")
     assert used_as_instrument("put it out using the fire extinguisher", "fire extinguisher")
     (bottom,) = find_part_mentions("scrape it off the bottom of the pan")
     assert bottom.elsewhere

@@ -111,6 +111,13 @@ def test_hand_positions_are_the_plan_and_six_axis_shifts():
     assert np.allclose(np.linalg.norm(offsets[1:], axis=1), 0.0005) and np.allclose(offsets[1:].sum(0), 0.0)
     with pytest.raises(ValueError, match="hold_check_shift_mm"):
         SynthesizerConfig(hold_check_shift_mm=-1.0)
+    import argparse
+
+    from gdexgrasp_ros.benchmark.cli import _millimetres
+
+    assert _millimetres("0.5") == 0.5
+    with pytest.raises(argparse.ArgumentTypeError, match="0, 5"):
+        _millimetres("-1")
 
 
 def _candidate(vertices: np.ndarray, score: float) -> GraspCandidate:

@@ -48,6 +48,14 @@ TABLE1_PRESETS = ("full", "dexgraspnet_baseline")
 DEFAULT_SWEEP = (0, 200, 400, 700, 1400)
 
 
+def _millimetres(text: str) -> float:
+    """A shift in mm, 0-5 (as SynthesizerConfig.hold_check_shift_mm accepts)."""
+    value = float(text)
+    if not 0.0 <= value <= 5.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 5] mm, got {text}")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="gdexgrasp-bench", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])  # fmt: skip
@@ -89,7 +97,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--simulate-top", type=int, default=1, help="grasps simulated per goal, best first")
     p.add_argument("--no-hold-check", action="store_true", help="rank on geometry alone (the pipeline's hold_check "
                    "off): the before of the hold check")  # fmt: skip
-    p.add_argument("--hold-check-shift", type=float, default=0.0, metavar="MM", help="the hold check's hand shifts "
+    p.add_argument("--hold-check-shift", type=_millimetres, default=0.0, metavar="MM", help="the hold check's hand shifts "
                    "along +-x, +-y, +-z (0, the default: the grasp as planned only)")  # fmt: skip
     p.add_argument("--six-direction", default="full:gt", help="PRESET:MODE[,...] whose best grasp also gets the "
                    "six-direction simulation, on the ablation subset of shapes ('' = none)")  # fmt: skip

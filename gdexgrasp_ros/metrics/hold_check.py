@@ -43,7 +43,7 @@ from ..objects.part_object import UNLABELLED, PartMesh
 from .simulation import HELD_M, SimulationConfig, simulation_displacement, write_convex_decomposition
 
 HOLD_PENALTY = 0.5  # share of its ranking score a grasp keeps when the object falls in every position
-HAND_SHIFT_M = 0.0005  # the hand's shifts for the robustness positions (SynthesizerConfig.hold_check_shift_mm)
+HAND_SHIFT_M = 0.0005  # the shift measured (0.5 mm); the pipeline passes SynthesizerConfig.hold_check_shift_mm
 
 
 # What a failed reconstruction, decomposition or simulation raises: the check is skipped, not the goal.
@@ -99,9 +99,17 @@ class HoldCheck:
 
     def robustness(self, hand_vertices: np.ndarray, hand_faces: np.ndarray, shift: float = HAND_SHIFT_M
                    ) -> tuple[float, float]:  # fmt: skip
-        """(displacement (m) with the hand as planned, share of hand_positions(shift) that hold the object)."""
-        moved = [self.displacement(hand_vertices + offset, hand_faces) for offset in hand_positions(shift)]
-        return moved[0], float(np.mean([m < HELD_M for m in moved]))
+        """(displacement (m) with the hand as planned, share of hand_positions(shift) that hold the object;
+        NaN when nothing was simulated). A shifted position that cannot be simulated is left out."""
+        planned, *shifted = hand_positions(shift)
+        moved = [self.displacement(hand_vertices + planned, hand_faces)]
+        for offset in shifted:
+            try:
+                moved.append(self.displacement(hand_vertices + offset, hand_faces))
+            except CHECK_ERRORS:
+                continue
+        done = [m for m in moved if not math.isnan(m)]
+        return moved[0], float(np.mean([m < HELD_M for m in done])) if done else math.nan
 
     def close(self) -> None:
         self._folder.cleanup()

@@ -114,6 +114,15 @@ _COMPILED_EXPLICIT = {
 }
 _TRANSPORT = re.compile(r"\b(?:" + "|".join(TRANSPORT_CUES) + r")\b")
 _USE = re.compile(r"\b(?:" + "|".join(USE_CUES) + r")\b")
+# The object itself moved somewhere (its name is masked to "it"): "hang it on the wall", "put it back".
+_MOVES_IT = re.compile(
+    r"\b(?:put|hang|bring|carry|take|pass|hand|move|return|store|stow|give|place|fetch)\s+it\s+"
+    r"(?:back|away|down|in|on|into|onto|to|over|here|there|by|up|next|beside|under)\b"
+)
+# Labels of small components that are never an object's main piece, whatever else it lacks.
+SMALL_COMPONENTS = frozenset(
+    {"screw", "screws", "pivot", "hinge", "wheel", "wheels", "button", "spring", "bolt", "nut", "rivet", "pin", "clip"}
+)
 
 
 def default_model_path() -> str:
@@ -273,22 +282,27 @@ class OfflineAnalyzer(InstructionAnalyzer):
         # An object nothing places that the instruction uses as an instrument is a hand tool:
         # its use is a grip on its handle (the body-only guess would never be right).
         tool = ev.instrument and table is None
-        candidates = _candidates(table, parts, ev.english, guessed=bool(kind_note), tool=tool)
+        candidates = _candidates(table, parts, ev.english, bool(kind_note), tool=tool, instrument=ev.instrument)
         has_text = bool(words(ev.english))
         aff_scores, aff_why = self._affordance_scores(ev.english, vec, {c.affordance for c in candidates}, has_text)
         object_parts = _object_parts(ev.category, parts)
         known_parts = set(parts) if parts else {c.part for c in candidates} | set(object_parts or ())
-        asked = {c.part for c in candidates if c.affordance in _explicit_affordances(ev.english)}
+        explicit = _explicit_affordances(ev.english)
+        asked = {c.part for c in candidates if c.affordance in explicit}
         mentions = find_part_mentions(ev.english)
-        if ev.instrument:  # the text is about what the tool works on: "the bottom" is the pot's
-            mentions = [pm for pm in mentions if pm.explicit or pm.possessive or pm.held_by]
+        if ev.instrument:  # the text is about what the tool works on: "the bottom", "the valve"
+            mentions = [pm for pm in mentions if pm.possessive or pm.held_by]
+        elif ev.category not in AFFORDANCE_TABLE:
+            # "the bottom of the pan" is not a spatula's; but a kettle may be "the pot" itself.
+            mentions = [pm for pm in mentions if not pm.elsewhere]
         mentioned, negated, missing = _mentioned_parts(mentions, known_parts, asked)
         if object_parts and not mentioned and ev.language == "en":
             _refuse_missing_part(missing, ev.category, ev.detected_category, object_parts)
         candidates += _asked_on_named_parts(candidates, ev.english, mentioned, parts)
         # What a tool moves ("lift the cookies off with the spatula", "put out the fire with the
-        # extinguisher") is not the tool: using it wins over any verb of moving.
-        intent = "use" if ev.instrument else _intent(ev.english)
+        # extinguisher") is not the tool: using it wins over a verb of moving, unless the object
+        # itself is what is moved ("... and hang it on the wall").
+        intent = "use" if ev.instrument and not _MOVES_IT.search(ev.english) else _intent(ev.english)
         has_use, kind = table is not None, bool(kind_note)
         _score_candidates(candidates, aff_scores, mentioned, negated, intent, has_use, tool=tool, kind=kind)
         best = max(candidates, key=lambda c: c.score)
@@ -440,6 +454,7 @@ def _candidates(
     text: str,
     guessed: bool = False,
     tool: bool = False,
+    instrument: bool = False,
 ) -> list[_Candidate]:
     """(affordance, part) pairs the object allows: the table's (its category's, or its object
     kind's) in table order, on the object's own labels when they are given; labels the table
@@ -460,15 +475,17 @@ def _candidates(
         if out and part_names:
             # A label no part word explains ("tank", "jar") is the object's main piece when no
             # label already is its body (as for an object outside the table, below).
-            no_body = not any(_part_kind(n) == "body" for n in taken)
+            no_body = "body" in table and not any(_part_kind(n) == "body" for n in taken)
             rest = [n for n in part_names if n not in taken and (_part_kind(n) in GRASPED_ANYWHERE
-                    or (no_body and not _part_kind(n)))]  # fmt: skip
+                    or (no_body and not _part_kind(n) and n.lower() not in SMALL_COMPONENTS))]  # fmt: skip
             out.extend(_Candidate(c.affordance, c.part, max(1, c.rank), len(out) + i)
                        for i, c in enumerate(_generic_candidates(rest, text, fill=False)))  # fmt: skip
     if out and not part_names:
         have = {c.part for c in out}
         pairs = {(c.affordance, c.part) for c in out}
-        asked = _explicit_affordances(text)
+        # With the object used as a tool, a grasp spelled out is on what it works on ("loosen the
+        # valve with the wrench"), not on a part of the tool.
+        asked = set() if instrument else _explicit_affordances(text)
         if guessed:
             extra = [x for x in _generic_candidates(None, text) if (x.affordance, x.part) not in pairs
                      and (x.affordance in asked or (x.rank == 0 and x.part not in have))]  # fmt: skip
@@ -615,8 +632,6 @@ def _mentioned_parts(
     mentioned: dict[str, PartMention] = {}
     negated, missing = set(), []
     for pm in mentions:
-        if pm.elsewhere:  # "the bottom of the pan": not this object's part
-            continue
         # The word itself as a label ("knob" of a faucet labelled so), else each meaning in turn,
         # as a label or as a label's kind: "cap" is a "tail cap" before a "head".
         hits = [lower.get(c) or kinds[c] for c in (pm.phrase, *pm.candidates) if c in lower or c in kinds]

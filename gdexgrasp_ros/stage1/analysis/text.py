@@ -325,7 +325,16 @@ _SPEAKER_CLAUSE = re.compile(
 
 _DETERMINER = r"(?:the|a|an|this|that|my|your|our|his|her|its)"
 _POLITE = r"(?:(?:please|pls|kindly|now|just|go|can you|could you|would you|will you)\W+)*"
-_NOT_A_VERB = r"(?!\s+(?:is|are|was|were|has|have|had|needs?|should|will|looks?|seems?|feels?)\b)"
+# What follows a name used as a verb: its object or a particle ("ladle the soup", "mop up"), not a
+# verb or a place ("the lantern goes on the porch", "candle on the left").
+_VERB_OBJECT = (
+    r"\s+(?:the|a|an|some|any|all|more|it|them|this|that|these|those|my|your|his|her|our|their|up|out|off|down)\b"
+)
+# Words before "with" that make it company, not an instrument: "careful with", "go with", "replace it with".
+_NOT_INSTRUMENT = re.compile(
+    r"\b(?:careful|go|goes|going|went|come|comes|coming|came|walk|walking|run|running|back|over|along|together|"
+    r"done|finished|help|replace|replaced|stay|wait|there|here|me|us|him|her|them)\s+$"
+)
 
 
 def used_as_instrument(text: str, category: str) -> bool:
@@ -339,10 +348,12 @@ def used_as_instrument(text: str, category: str) -> bool:
     name = r"\s+".join(re.escape(w) for w in names)
     head = re.escape(names[-1])
     with_it = rf"\b(?:with|using|use|used)\s+(?:{_DETERMINER}\s+)?(?:\w+\s+)?(?:{name}|{head})(?:s|es)?\b"
-    if re.search(with_it, text):
-        return True
+    for m in re.finditer(with_it, text):
+        before = text[: m.start()]
+        if not (NEGATION.search(before) or _NOT_INSTRUMENT.search(before)):
+            return True
     # The object's own name as the sentence's verb: only a one-word name can be one.
-    return len(names) == 1 and re.search(rf"(?:^|[.!?;]\s+){_POLITE}{head}\b{_NOT_A_VERB}\s+\w", text) is not None
+    return len(names) == 1 and re.search(rf"(?:^|[.!?;]\s+){_POLITE}{head}{_VERB_OBJECT}", text) is not None
 
 
 def drop_speaker_clauses(text: str) -> str:

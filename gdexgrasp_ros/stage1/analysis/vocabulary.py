@@ -94,7 +94,7 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"adjust(s|ing)?|focus(es|ing)?|zoom(s|ing)?|dial|temperature|grind(s|ing)?", 0.8),
         # Setting a control to a value: "set it for ten minutes", "set the dial to 3".
         (
-            r"set (it|the \w+) (for|to) (a |an |the )?(\d|one|two|three|four|five|six|seven|eight|nine|ten|"
+            r"set (it|the (?!table)\w+) (for|to) (a |an |the )?(\d|one(?! side)|two|three|four|five|six|seven|eight|nine|ten|"
             r"eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|half|low|high|medium|max|min)",
             0.8,
         ),
