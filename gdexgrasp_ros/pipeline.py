@@ -340,8 +340,9 @@ class GraspSynthesizer:
     def _check_hold(self, grasps: list[GraspCandidate], hand, obj: PartObject, up, complete: bool,
                     view: ViewVolume | None, check) -> str:  # fmt: skip
         """The hold check (metrics.hold_check): each grasp's simulated displacement, and its ranking score
-        scaled by whether it held (the share of positions held, with hold_check_shift_mm), in place; on a complete cloud's reconstruction, or on a camera view with what it
-        assumes behind its surface (`view`). Returns what was done, for the result's components."""
+        scaled by whether it held (the share of positions held, with hold_check_shift_mm), in place; on a
+        complete cloud's reconstruction, or on a camera view with what it assumes behind its surface
+        (`view`). Returns what was done, for the result's components."""
         if self.config.hold_check == "off":
             return "geometric ranking (hold check off)"
         if not complete and self.config.hold_check != "all":
