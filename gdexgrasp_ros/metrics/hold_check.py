@@ -23,9 +23,9 @@ instead of 15: no measured gain, so it is off. The pipeline ranks grasps on the 
 
 On 16 development goals (8 categories x 2 shapes; 128 grasps) a grasp held on the reconstruction
 held on the true mesh 54 % of the time (15 of 28), one that did not 9 % of the time; the best
-grasp held on 6 of the 16 goals instead of 4 (single position, session 11). A camera view has no closed surface: with the
-pipeline's hold_check "all" it is simulated on the seen surface and the back the view assumes
-(geometry.visibility), else not (NaN).
+grasp held on 6 of the 16 goals instead of 4 (single position). A camera view has no closed
+surface: with the pipeline's hold_check "all" it is simulated on the seen surface and the back the
+view assumes (geometry.visibility), else not (NaN).
 """
 
 from __future__ import annotations

@@ -35,8 +35,9 @@ class GraspQuality:
     (camera view) vertices within 2 cm of the cloud. intersection_volume: NaN for camera views.
     simulation_displacement: on the object's mesh (the benchmark) or on a surface reconstructed from
     the cloud (the pipeline's hold check); NaN when not simulated (the check off, a camera view
-    under the default "complete", or the check skipped). simulation_displacement_6dir: the benchmark's only. inside_fraction: share
-    of hand vertices deeper than INSIDE_TOLERANCE inside the object (mesh or complete cloud).
+    under the default "complete", or the check skipped). simulation_displacement_6dir: the
+    benchmark's only. inside_fraction: share of hand vertices deeper than INSIDE_TOLERANCE inside
+    the object (mesh or complete cloud).
     """
 
     penetration_depth: float  # m

@@ -282,7 +282,7 @@ class OfflineAnalyzer(InstructionAnalyzer):
         # An object nothing places that the instruction uses as an instrument is a hand tool:
         # its use is a grip on its handle (the body-only guess would never be right).
         tool = ev.instrument and table is None
-        candidates = _candidates(table, parts, ev.english, bool(kind_note), tool=tool, instrument=ev.instrument)
+        candidates = _candidates(table, parts, ev.english, bool(kind_note), instrument=ev.instrument)
         has_text = bool(words(ev.english))
         aff_scores, aff_why = self._affordance_scores(ev.english, vec, {c.affordance for c in candidates}, has_text)
         object_parts = _object_parts(ev.category, parts)
@@ -453,7 +453,6 @@ def _candidates(
     part_names: list[str] | None,
     text: str,
     guessed: bool = False,
-    tool: bool = False,
     instrument: bool = False,
 ) -> list[_Candidate]:
     """(affordance, part) pairs the object allows: the table's (its category's, or its object
@@ -462,7 +461,8 @@ def _candidates(
     object kind) with no labels also takes what the instruction says the object has: a part it
     names ("by its handle") or a grasp of the body it asks for ("from underneath"); a table
     category with no labels takes a grasp it lacks when the text spells it out on a component
-    ("press the button"). tool: an object nothing places, used as an instrument, gets a handle."""
+    ("press the button"). instrument: the text uses the object as a tool; one nothing places then
+    gets a handle."""
     out: list[_Candidate] = []
     if table is not None:
         taken: set[str] = set()  # one label per table part ("base_body" is the body, not also the base)
@@ -493,15 +493,12 @@ def _candidates(
             # A grasp the table has no pair for, asked for on a component the text names ("press
             # the button on the handle" of an umbrella): the localizer decides if it is there.
             missing = asked - {c.affordance for c in out}
-            kinds = dict.fromkeys(
-                pm.candidates[0] for pm in find_part_mentions(text) if not (pm.negated or pm.elsewhere)
-            )
-            extra = [_Candidate(a, k, 0, 0) for k in kinds for a in GENERIC_PART_AFFORDANCES.get(k, ()) if a in missing]
+            extra = [x for x in _named_component_candidates(text, any_mention=True) if x.affordance in missing]
         out.extend(_Candidate(c.affordance, c.part, c.rank, len(out) + i) for i, c in enumerate(extra))
     if out:
         return out
     out = _generic_candidates(part_names, text)
-    if tool and not part_names and not any(c.part == "handle" for c in out):
+    if instrument and not part_names and not any(c.part == "handle" for c in out):
         out.append(_Candidate("handle-grip", "handle", 0, len(out), why=["used as a tool: held by its handle"]))
     return out
 
@@ -540,14 +537,16 @@ def _generic_candidates(part_names: list[str] | None, text: str, fill: bool = Tr
     return out
 
 
-def _named_component_candidates(text: str) -> list[_Candidate]:
+def _named_component_candidates(text: str, any_mention: bool = False) -> list[_Candidate]:
     """What the generic parts the text names afford: a component ("the trigger") or a place
     said to be the object's ("its bottom", "by the top"); "the bottom of the pan" or "sticks to
-    the bottom" is somewhere else."""
+    the bottom" is somewhere else. any_mention: every part word not negated nor another object's
+    ("press the button")."""
     mentioned = [
         pm.candidates[0]
         for pm in find_part_mentions(text)
-        if not pm.negated and (pm.phrase in COMPONENT_WORDS or pm.possessive or pm.held_by)
+        if not pm.negated
+        and (not pm.elsewhere if any_mention else pm.phrase in COMPONENT_WORDS or pm.possessive or pm.held_by)
     ]
     out: list[_Candidate] = []
     for kind in dict.fromkeys(mentioned):
