@@ -1,9 +1,9 @@
 """Instruction-analysis accuracy on the project's instruction set (stage1/data/instructions.jsonl)
-or on a frozen blind set (--blind: benchmarks/data/blind_instructions_3.jsonl; --blind 2: the
-second, which shares 27 sentences with the dev3 tuning set; --blind 1: the first, measured
-three times in earlier work; see benchmarks/data/README.md).
+or on a frozen blind set (--blind: benchmarks/data/blind_instructions_4.jsonl, the newest; --blind 3:
+the third, measured three times; --blind 2: the second, which shares 27 sentences with the dev3
+tuning set; --blind 1: the first, measured three times; see benchmarks/data/README.md).
 
-    python benchmarks/analysis_accuracy.py [--backends offline,openai,transformers] [--set FILE | --blind [1|2|3]]
+    python benchmarks/analysis_accuracy.py [--backends offline,openai,transformers] [--set FILE | --blind [1|2|3|4]]
                                            [--parts given|hidden|both] [--latency N] [--mistakes] [--check]
 
 Runs every runnable backend: offline always; openai when $OPENAI_API_KEY (or the variable named
@@ -51,6 +51,7 @@ BLIND_SETS = {
     "1": pathlib.Path(__file__).resolve().parent / "data" / "blind_instructions.jsonl",
     "2": pathlib.Path(__file__).resolve().parent / "data" / "blind_instructions_2.jsonl",
     "3": pathlib.Path(__file__).resolve().parent / "data" / "blind_instructions_3.jsonl",
+    "4": pathlib.Path(__file__).resolve().parent / "data" / "blind_instructions_4.jsonl",
 }
 ACCEPT = {  # set -> (affordance, part measure, its floor)
     "own": (0.95, "part", 0.95),
@@ -129,10 +130,10 @@ def main() -> int:
     ap.add_argument(
         "--blind",
         nargs="?",
-        const="3",
+        const="4",
         default=None,
         choices=sorted(BLIND_SETS),
-        help="a frozen blind set (issue 17): 3 (the default, the cleanest), 2 or 1",
+        help="a frozen blind set (issue 17): 4 (the default, the newest), 3, 2 or 1",
     )
     ap.add_argument(
         "--parts",

@@ -38,6 +38,8 @@ BLIND_SET_2 = ROOT / "benchmarks" / "data" / "blind_instructions_2.jsonl"
 BLIND_SHA256_2 = "f77fb9e74ef42a89765977149656439bff5c1b492d2358bf472dd2f7c50cf680"
 BLIND_SET_3 = ROOT / "benchmarks" / "data" / "blind_instructions_3.jsonl"
 BLIND_SHA256_3 = "432e01d4890b2305225c7d8d2cd56effc895500219a3d4a25fd20229a8e13d7b"
+BLIND_SET_4 = ROOT / "benchmarks" / "data" / "blind_instructions_4.jsonl"
+BLIND_SHA256_4 = "114760ea579f95f5effc493de9e8d9f3c7567c2e4e4de330461b5da989e34475"
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +250,34 @@ def test_rules_that_must_not_misfire(unseen, instruction, category, parts, want)
     assert (arr.affordance, arr.contact_part) == want, arr.rationale
 
 
+@pytest.mark.parametrize(
+    "instruction, category, parts, want",
+    [
+        # a part word that is itself a generic kind stays itself on an object nothing is known of
+        ("Turn the little knob on the side to raise the wick.", "camping lantern", None, ("twist", "knob")),
+        ("Press the plunger down slowly.", "oral syringe", None, ("trigger-squeeze", "plunger")),
+        # "ignore the X", "the X's off", "the X on this Y is chipped": not a reason to hold the X
+        ("Ignore the wobbly lid - just carry the kettle over to the stove.", "kettle", ["handle", "body", "lid"],
+         ("handle-grip", "handle")),
+        ("The lid's already off the coffee jar; keep the jar steady while I spoon some out.", "jar", ["body", "lid"],
+         ("wrap-around-grip", "body")),
+        ("The handle on this mug is chipped, so hold it round the body instead.", "mug", ["handle", "body"],
+         ("wrap-around-grip", "body")),
+        # a place word before another noun is no part: "the top shelf"
+        ("Put the jar of marbles up on the top shelf.", "jar", ["body", "lid"], ("wrap-around-grip", "body")),
+        # digging is a tool's use, not a drill's; closing tight, discharging, a collar
+        ("Dig a small hole for the tulip bulb with the trowel.", "trowel", None, ("handle-grip", "handle")),
+        ("Close it tight so the tea stays hot.", "thermos", None, ("twist", "lid")),
+        ("Discharge it at the base of the flames.", "fire extinguisher", ["handle", "lever", "body"],
+         ("trigger-squeeze", "lever")),
+        ("Screw the collar onto the baby bottle.", "baby bottle", ["body", "collar", "nipple"], ("twist", "collar")),
+    ],
+)  # fmt: skip
+def test_session_13_rules(unseen, instruction, category, parts, want):
+    arr = unseen.analyze(instruction, category, parts)
+    assert (arr.affordance, arr.contact_part) == want, arr.rationale
+
+
 def test_instrument_and_other_objects_parts_in_text():
     from gdexgrasp_ros.stage1.analysis.text import used_as_instrument
 
@@ -288,8 +318,10 @@ def test_part_families_in_scoring_and_in_model_answers():
 
 # -- the sets -------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "path, sha256", [(BLIND_SET, BLIND_SHA256), (BLIND_SET_2, BLIND_SHA256_2), (BLIND_SET_3, BLIND_SHA256_3)]
-)
+    "path, sha256",
+    [(BLIND_SET, BLIND_SHA256), (BLIND_SET_2, BLIND_SHA256_2), (BLIND_SET_3, BLIND_SHA256_3),
+     (BLIND_SET_4, BLIND_SHA256_4)],
+)  # fmt: skip
 def test_blind_sets_are_the_frozen_files(path, sha256):
     data = path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == sha256, "a blind set is frozen: never edit it"
@@ -315,6 +347,9 @@ def test_own_set_does_not_fall_below_95_percent(offline):
         ("instructions_dev.jsonl", (0.92, 0.93, 0.91, 0.88)),
         ("instructions_dev2.jsonl", (0.86, 0.83, 0.85, 0.75)),
         ("instructions_dev3.jsonl", (0.94, 0.94, 0.93, 0.90)),
+        # dev4 (a developer's tricky phrasings, written with the fourth blind set; untouched:
+        # 88.9 / 91.8 and 86.0 / 82.3 %)
+        ("instructions_dev4.jsonl", (0.90, 0.93, 0.86, 0.84)),
     ],
 )
 def test_dev_sets_regression(unseen, name, floors):

@@ -102,7 +102,7 @@ GUESS_CONFIDENCE = 0.5  # the cap of an answer that is a guess (below LOW_CONFID
 # ("base" of a mug, "lid" of a cup) is still a candidate when its kind is one of these. Spouts,
 # nozzles and blades are not: they are grasped only where the table says so.
 BODY_AFFORDANCES = ("wrap-around-grip", "base-support")
-GRASPED_ANYWHERE = frozenset({"handle", "body", "base", "lid", "cap", "trigger", "pump", "knob", "dial"})
+GRASPED_ANYWHERE = frozenset({"handle", "body", "base", "lid", "cap", "trigger", "pump", "plunger", "knob", "dial"})
 
 EXPLICIT_WEIGHT = 1.5  # a phrase that says how to hold it (vocabulary.EXPLICIT_GRASP)
 
@@ -542,8 +542,9 @@ def _named_component_candidates(text: str, any_mention: bool = False) -> list[_C
     said to be the object's ("its bottom", "by the top"); "the bottom of the pan" or "sticks to
     the bottom" is somewhere else. any_mention: every part word not negated nor another object's
     ("press the button")."""
+    asked = _explicit_affordances(text)
     mentioned = [
-        pm.candidates[0]
+        _generic_kind(pm, asked)
         for pm in find_part_mentions(text)
         if not pm.negated
         and (not pm.elsewhere if any_mention else pm.phrase in COMPONENT_WORDS or pm.possessive or pm.held_by)
@@ -553,6 +554,16 @@ def _named_component_candidates(text: str, any_mention: bool = False) -> list[_C
         for aff_i, aff in enumerate(GENERIC_PART_AFFORDANCES.get(kind, ())):
             out.append(_Candidate(aff, kind, aff_i, len(out)))
     return out
+
+
+def _generic_kind(pm: PartMention, asked: Collection[str]) -> str:
+    """The generic part a mention names on an object nothing is known about: the word itself when
+    it is a kind ("knob": a faucet's knob may be its handle, a lantern's is a knob), else the
+    meaning the spelled-out grasp touches ("squeeze the lever"), else its first meaning."""
+    if pm.phrase in GENERIC_PART_AFFORDANCES:
+        return pm.phrase
+    fits = [c for c in pm.candidates if set(GENERIC_PART_AFFORDANCES.get(c, ())) & set(asked)]
+    return (fits or list(pm.candidates))[0]
 
 
 def _part_kind(name: str) -> str:

@@ -237,16 +237,18 @@ _PART_PATTERNS = [
     for w in sorted(PART_WORDS, key=len, reverse=True)
 ]
 NEGATION = re.compile(
-    r"\b(not|never|don't|do not|avoid|without|instead of|away from|rather than|(finger|fingers|hands?) off)\b"
+    r"\b(not|never|don't|do not|avoid|without|instead of|away from|rather than|(finger|fingers|hands?) off|"
+    r"ignore|never mind|forget about|disregard)\b"
     r"(\s+(?!(?:and|but|then|so|instead|or)\b)[^\s,.;:!?]+){0,5}\s*$"
 )
 # What follows a part word when the part must not be held: "the handle is cracked", "the handles
 # are loose", "its handle came off", "the lid is hot".
 _DISABLED = re.compile(
-    r"^s?(?:\s+(?:on|at|of|in)\s+(?:the\s+)?\w+|\s+\w+)?\s+(?:(?:is|are|was|were|has|have|looks?|seems?|feels?)\s+(?:(?!not\b|never\b)\w+\s+)?"
-    r"(?:cracked|broken|loose|missing|damaged|wobbly|greasy|sticky|slippery|slick|wet|oily|slimy|hot|burning|"
+    r"^s?(?:\s+(?:on|at|of|in)\s+(?:(?:the|this|that|my|your|our)\s+)?\w+|\s+\w+)?"
+    r"(?:(?:\s+(?:is|are|was|were|has|have|looks?|seems?|feels?)|'s)\s+(?:(?!not\b|never\b)\w+\s+)?"
+    r"(?:cracked|chipped|broken|loose|missing|damaged|wobbly|greasy|sticky|slippery|slick|wet|oily|slimy|hot|burning|"
     r"dirty|gone|off|only half|not (?:on|tight|secure|screwed)|only resting|"
-    r"come off|fallen off|snapped)|came off|fell off|broke|snapped)\b"
+    r"come off|fallen off|snapped)|\s+(?:came off|fell off|broke|snapped))\b"
 )
 
 
@@ -257,7 +259,12 @@ def said_unusable(after: str) -> bool:
 
 
 # Phrases where a part word is not a part: "in front of", "on top of", "at the side of".
-_NOT_A_PART = re.compile(r"\b(in front of|on top of|at the top of|on the side of|by the side of|on its side)\b")
+_NOT_A_PART = re.compile(
+    r"\b(in front of|on top of|at the top of|on the side of|by the side of|on its side|"
+    # a place word that modifies another noun: "the top shelf", "the side table", "the back burner"
+    r"(?:top|bottom|side|base|front|back|middle) (?:shelf|shelves|drawer|drawers|cupboard|cabinet|rack|step|stair|"
+    r"stairs|floor|table|burner|burners|door|pocket|bunk|row|left|right|corner|compartment))\b"
+)
 
 
 # What makes a component word name the object's own part: "the", "this" or "that" just before

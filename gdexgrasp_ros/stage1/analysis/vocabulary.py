@@ -74,6 +74,7 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"spread(s|ing)?|scrap(e|ing)|stir(s|ring)?|whisk(ing)?|pry(ing)?|prise|scoop(s|ing)?|ladl(e|ing)", 0.6),
         (r"sweep(s|ing)?|mop(s|ping)?|scrub(s|bing)?|brush(es|ing)?", 1.0),
         (r"hammer(s|ing)?|nail(s)?|strike|hit|knock(s|ing)?", 1.0),
+        (r"dig(s|ging)?|shovel(s|ling|ing)?", 1.0),
         (r"flip(s|ping)?|toss(es|ing)?|saute|fry(ing)?|turn(s|ing)? (\w+ ){0,3}over", 0.8),
         (r"drain(s|ing)?", 0.8),
         (r"water(ing)? the|plants?|flowers?|garden|roses|lawn", 0.8),
@@ -88,6 +89,7 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         (r"twist(s|ing)?|rotat(e|es|ing)|turn(s|ing)?(?! (\w+ ){0,3}over)|spin(s|ning)? (the|it)", 1.0),
         (r"open(s|ing)?|clos(e|es|ing)|shut(s|ting)?|seal(s|ing|ed)?", 1.0),
         (r"loosen(s|ing)?|tighten(s|ing)?|snug|clockwise|counterclockwise|anticlockwise", 1.0),
+        (r"(close|shut|seal|screw|do) (it |them |the \w+ )?(up |back )?tight(ly)?\b", 0.5),
         (r"(lid|cap|top|cover) off|off the (lid|cap|top|cover)|remove the (lid|cap|top|cover)", 1.0),
         # Water is turned on with a twist; a device is switched on with a press (trigger-squeeze).
         (r"(switch|turn) (the water |the tap )(on|off)|(switch|turn) (on|off) the (water|tap)", 0.8),
@@ -119,8 +121,9 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
     "trigger-squeeze": (
         (r"spray(s|ing|ed)?|spritz|mist(s|ing)?|squirt(s|ing)?|atomi[sz]e", 1.2),
         (r"trigger|pull the (trigger|lever|switch)", 1.2),
-        (r"drill(s|ing)?|bore|make a hole|holes?", 1.0),
-        (r"pump(s|ing)?|dispens(e|es|ing)|plunger", 1.0),
+        (r"drill(s|ing)?|bore|(make|punch|put) (a |some )?holes?", 1.0),
+        (r"holes?", 0.5),  # "dig a hole" is a trowel's
+        (r"pump(s|ing)?|dispens(e|es|ing)|plunger|discharg(e|es|ing)", 1.0),
         (r"glu(e|es|ing)|caulk(s|ing)?|shoot(s|ing)?|stapl(e|es|ed|ing)", 0.8),
         (r"press(es|ing)?|squeez(e|es|ing)|push (the|down)|click", 0.6),
         (r"soap|lotion|sanitizer|sanitiser|cleaner|detergent spray", 0.4),
@@ -201,6 +204,7 @@ PART_WORDS: dict[str, tuple[str, ...]] = {
     "cover": ("lid", "cap"),
     "stopper": ("cap", "lid"),
     "closure": ("cap", "lid"),
+    "collar": ("cap", "lid"),
     "screw top": ("cap", "lid"),
     "body": ("body",),
     "side": ("body",),
@@ -301,6 +305,7 @@ GENERIC_PART_AFFORDANCES: dict[str, tuple[str, ...]] = {
     "headband": ("handle-grip",),
     "trigger": ("trigger-squeeze",),
     "pump": ("trigger-squeeze",),
+    "plunger": ("trigger-squeeze",),
 }
 
 # The part an affordance usually touches when nothing else is known.
