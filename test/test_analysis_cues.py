@@ -271,11 +271,21 @@ def test_rules_that_must_not_misfire(unseen, instruction, category, parts, want)
         ("Discharge it at the base of the flames.", "fire extinguisher", ["handle", "lever", "body"],
          ("trigger-squeeze", "lever")),
         ("Screw the collar onto the baby bottle.", "baby bottle", ["body", "collar", "nipple"], ("twist", "collar")),
+        ("Twist the chuck on the drill to clamp down on the bit.", "drill", None, ("twist", "chuck")),
     ],
 )  # fmt: skip
 def test_session_13_rules(unseen, instruction, category, parts, want):
     arr = unseen.analyze(instruction, category, parts)
     assert (arr.affordance, arr.contact_part) == want, arr.rationale
+
+
+def test_a_state_is_no_request():
+    from gdexgrasp_ros.stage1.analysis.offline import _cued_affordances
+
+    assert "twist" not in _cued_affordances("it is already open - pour me some coffee")
+    assert "twist" not in _cued_affordances("the thermos's open, pour it")
+    assert "twist" in _cued_affordances("open it for me")
+    assert "twist" in _cued_affordances("wind some more of it up")
 
 
 def test_instrument_and_other_objects_parts_in_text():

@@ -87,7 +87,9 @@ AFFORDANCE_CUES: dict[str, tuple[tuple[str, float], ...]] = {
     "twist": (
         (r"unscrew(s|ing)?|screw(s|ing)? (it |the \w+ )?(on|back|shut|tight)|uncap|decap", 1.2),
         (r"twist(s|ing)?|rotat(e|es|ing)|turn(s|ing)?(?! (\w+ ){0,3}over)|spin(s|ning)? (the|it)", 1.0),
-        (r"open(s|ing)?|clos(e|es|ing)|shut(s|ting)?|seal(s|ing|ed)?", 1.0),
+        # "it's already open" is a state, not a request
+        (r"(?<!already )(?<!is )(?<!'s )open(s|ing)?|clos(e|es|ing)|shut(s|ting)?|seal(s|ing|ed)?", 1.0),
+        (r"wind(s|ing)? (\w+ ){0,4}(up|down)", 0.8),
         (r"loosen(s|ing)?|tighten(s|ing)?|snug|clockwise|counterclockwise|anticlockwise", 1.0),
         (r"(close|shut|seal|screw|do) (it |them |the \w+ )?(up |back )?tight(ly)?\b", 0.5),
         (r"(lid|cap|top|cover) off|off the (lid|cap|top|cover)|remove the (lid|cap|top|cover)", 1.0),
@@ -306,6 +308,7 @@ GENERIC_PART_AFFORDANCES: dict[str, tuple[str, ...]] = {
     "trigger": ("trigger-squeeze",),
     "pump": ("trigger-squeeze",),
     "plunger": ("trigger-squeeze",),
+    "chuck": ("twist",),
 }
 
 # The part an affordance usually touches when nothing else is known.
