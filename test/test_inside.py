@@ -241,3 +241,36 @@ def test_the_pipeline_judges_a_complete_cloud_with_the_inside_test(hand):
     assert len(grasps) == 2 and grasps[0].quality.penetration_depth == 0.0, "the resting hand ranks first"
     assert grasps[1].quality.penetration_depth > 0.035 and grasps[1].quality.intersection_volume > 1e-5
     assert opt.terms["revpen"][0] > 1.0 and opt.terms["revpen"][1] < 1e-4
+
+
+def test_the_benchmark_depth_on_an_open_mesh_follows_its_solid_not_ray_parity():
+    """PartNet meshes are open shells and part soups, where trimesh's ray-parity inside test put
+    hand points far outside a pen "inside" it; metrics.contact judges such a mesh by its filled
+    voxelization (an open cup's cavity stays outside) and the nearest face near the surface."""
+    from gdexgrasp_ros.metrics import contact as M
+
+    # An open cup (a thick wall and a bottom: outer radius 4 cm, inner 3 cm) and a label: an open
+    # sheet beside its wall, which makes the mesh no closed surface.
+    outer = trimesh.creation.cylinder(radius=0.04, height=0.10)
+    cavity = trimesh.creation.cylinder(radius=0.03, height=0.09)
+    cavity.apply_translation([0, 0, 0.01])
+    cup = outer.difference(cavity)
+    label = trimesh.Trimesh([[0.045, -0.02, -0.02], [0.045, 0.02, -0.02], [0.045, 0.02, 0.02], [0.045, -0.02, 0.02]],
+                            [[0, 1, 2], [0, 2, 3]])  # fmt: skip
+    open_cup = trimesh.util.concatenate([cup, label])
+    assert cup.is_watertight and not open_cup.is_watertight
+    mesh = PartMesh(open_cup.vertices, open_cup.faces, np.zeros(len(open_cup.faces), dtype=int))
+    points = np.array([
+        [0.0, 0.0, 0.0],  # in the cavity: air
+        [0.035, 0.0, 0.0],  # in the wall, 5 mm from either face
+        [0.0, 0.0, -0.047],  # in the bottom, 3 mm deep
+        [0.041, 0.0, 0.0],  # 1 mm outside the wall
+        [0.10, 0.0, 0.0],  # far outside
+    ])  # fmt: skip
+    depths = M.inside_depths(points, mesh)
+    assert depths[0] == 0.0 and depths[3] == 0.0 and depths[4] == 0.0
+    assert depths[1] == pytest.approx(0.005, abs=5e-4) and depths[2] == pytest.approx(0.003, abs=5e-4)
+    # A closed mesh keeps trimesh's exact signed distance.
+    closed = PartMesh(cup.vertices, cup.faces, np.zeros(len(cup.faces), dtype=int))
+    exact = np.maximum(trimesh.proximity.signed_distance(cup, points), 0.0)
+    assert np.allclose(M.inside_depths(points, closed), exact)
