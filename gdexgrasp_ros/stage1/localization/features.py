@@ -23,7 +23,8 @@ GRIP_RADIUS_M = 0.011
 GRIP_LOG_SIGMA = 0.45
 PALM_WIDTH_M = 0.08
 
-FEATURES = (
+# What the fitted part-name models take (part_models.py was fitted on exactly these).
+MODEL_FEATURES = (
     "bias",
     "log_fraction",
     "log_thickness_m",
@@ -58,6 +59,15 @@ FEATURES = (
     "covers_below",
     "covers_below_sq",
 ) + tuple(f"kind_{k}" for k in KINDS)
+# Read only by the rule families (naming.RULE_FAMILIES), so adding one needs no refit:
+# overhang, the share of the part's points with the rest of the object above them.
+RULE_FEATURES = ("overhang",)
+FEATURES = MODEL_FEATURES + RULE_FEATURES
+# Overhang: something at least this much higher (m) within this horizontal radius (spacings,
+# at least OVERHANG_MIN_RADIUS_M) covers a point.
+OVERHANG_RISE_M = 0.01
+OVERHANG_RADIUS_SPACINGS = 2.0
+OVERHANG_MIN_RADIUS_M = 0.006
 
 
 class ProposalFeatures:
@@ -69,6 +79,26 @@ class ProposalFeatures:
         self.extent = max(shape.extent, 1e-9)
         self.neighbours = cKDTree(shape.points).query_ball_point(shape.points, shape.link_radius)
         self.concave = self._point_concavity()
+        self._above = self._columns()
+
+    def _columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """(point, other point) pairs where the other lies over the point (see OVERHANG_*)."""
+        shape = self.shape
+        radius = max(OVERHANG_RADIUS_SPACINGS * shape.spacing, OVERHANG_MIN_RADIUS_M)
+        flat = shape.horizontal(shape.points)
+        pairs = cKDTree(flat).query_pairs(radius, output_type="ndarray").reshape(-1, 2)
+        a, b = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+        over = shape.height[b] > shape.height[a] + OVERHANG_RISE_M
+        return a[over], b[over]
+
+    def _overhang(self, mask: np.ndarray) -> float:
+        """Share of the part's points under some point of the rest (a trigger hangs below a barrel
+        or a spray head; a nozzle or a chuck at the front has nothing over it)."""
+        below, above = self._above
+        keep = mask[below] & ~mask[above]
+        covered = np.zeros(self.shape.n, dtype=bool)
+        covered[below[keep]] = True
+        return float(covered[mask].mean()) if mask.any() else 0.0
 
     def _point_concavity(self) -> np.ndarray:
         """Per point, the strongest concavity towards a neighbour (0 on convex or flat surface)."""
@@ -151,6 +181,7 @@ class ProposalFeatures:
         f["offset_from_axis"] = float(np.linalg.norm(centre - self.profile.center)) / reach
         f["covers_below"] = self._covers_below(mask)
         f["covers_below_sq"] = f["covers_below"] ** 2
+        f["overhang"] = self._overhang(mask)
         f["reach_vs_rest"] = float(np.percentile(radial[mask], 95)) / reach
         up = shape.normals[mask] @ shape.up
         f["facing_up"] = float(up.mean())

@@ -30,7 +30,7 @@ from scipy.special import logsumexp
 from ...objects.part_object import PartObject
 from ...objects.procedural import TRAIN_CATEGORIES, generate_object
 from ...objects.single_view import single_view
-from .features import FEATURES, ProposalFeatures
+from .features import MODEL_FEATURES, ProposalFeatures
 from .names import normalize_name, part_family
 from .naming import RULE_FAMILIES
 from .proposals import generate_proposals
@@ -83,7 +83,7 @@ def sample_object(obj: PartObject, seed: int = 0, points: int | None = None,
                   config: ShapeConfig | None = None) -> ObjectSample:  # fmt: skip
     shape = ShapeAnalysis(obj, config)
     proposals = generate_proposals(shape)
-    features = ProposalFeatures(shape).matrix(proposals)
+    features = ProposalFeatures(shape).matrix(proposals)[:, : len(MODEL_FEATURES)]  # rule features are not fitted
     masks = np.stack([p.mask for p in proposals]) if proposals else np.zeros((0, len(obj)), bool)
     view = config is not None and config.viewpoint is not None
     return ObjectSample(obj.category, seed, features, proposal_ious(obj, masks), points or len(obj), view)
@@ -134,7 +134,7 @@ def fit_family(samples: list[ObjectSample], key: str, mean: np.ndarray, std: np.
             groups.append(((s.features - mean) / std, target / target.sum()))
     if len(groups) < MIN_OBJECTS:
         return None
-    w0 = np.zeros(len(FEATURES))
+    w0 = np.zeros(len(MODEL_FEATURES))
     res = minimize(_listwise_loss, w0, args=(groups, l2), jac=True, method="L-BFGS-B", options={"maxiter": 500})
     return res.x
 
@@ -143,7 +143,7 @@ def fit_models(samples: list[ObjectSample], l2: float = L2) -> dict:
     feats = np.concatenate([s.features for s in samples if len(s.features)])
     mean, std = feats.mean(0), feats.std(0)
     std = np.where(std > 1e-9, std, 1.0)
-    mean[FEATURES.index("bias")], std[FEATURES.index("bias")] = 0.0, 1.0
+    mean[MODEL_FEATURES.index("bias")], std[MODEL_FEATURES.index("bias")] = 0.0, 1.0
     keys = sorted({k for s in samples for k in s.ious} - set(RULE_FAMILIES))
     weights = {}
     for key in keys:
@@ -152,7 +152,7 @@ def fit_models(samples: list[ObjectSample], l2: float = L2) -> dict:
             weights[key] = [round(float(v), 6) for v in w]
     objects = {k: sum(k in s.ious for s in samples) for k in keys}
     return {
-        "features": list(FEATURES),
+        "features": list(MODEL_FEATURES),
         "mean": [round(float(v), 6) for v in mean],
         "std": [round(float(v), 6) for v in std],
         "weights": weights,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .features import FEATURES, GRIP_LOG_SIGMA, GRIP_RADIUS_M, PALM_WIDTH_M
+from .features import FEATURES, GRIP_LOG_SIGMA, GRIP_RADIUS_M, MODEL_FEATURES, PALM_WIDTH_M
 from .names import normalize_name, part_family
 
 _F = {name: i for i, name in enumerate(FEATURES)}
@@ -29,6 +29,9 @@ SUPPORT_BAND = 0.2  # relative height: a part reaching no higher than about this
 FINGER_RADIUS_M = 0.006
 FINGER_LENGTH_M = 0.035
 FINGER_LOG_SIGMA = 0.5
+# A trigger hangs below the head or barrel it is pulled towards (features.overhang); what has
+# nothing over it (a nozzle, a drill's chuck, a cap) is not one.
+HANGS_BELOW_BONUS = 3.0
 
 
 def _metres(features: np.ndarray, name: str, unit: float) -> np.ndarray:
@@ -75,7 +78,7 @@ def handle_score(features: np.ndarray) -> np.ndarray:
 def trigger_score(features: np.ndarray) -> np.ndarray:
     """How much each candidate looks like something a finger pulls (log scale): a finger-sized
     protrusion (~6 mm radius, ~3.5 cm long) set off by a crease, attached at one place, a few
-    percent of the object at most, in its upper half."""
+    percent of the object at most, in its upper half, under some other part of it."""
     lt = np.log(_metres(features, "log_cross_section_m", 0.01) / FINGER_RADIUS_M)
     ll = np.log(_metres(features, "log_length_m", 0.1) / FINGER_LENGTH_M)
     size = -(lt**2 + ll**2) / (2 * FINGER_LOG_SIGMA**2)
@@ -86,7 +89,8 @@ def trigger_score(features: np.ndarray) -> np.ndarray:
     small = -np.maximum(features[:, _F["log_fraction"]] - np.log(0.05), 0.0)
     # The index finger of the hand holding the object's grip or neck reaches the upper half.
     upper = -2.0 * np.maximum(0.5 - features[:, _F["height_mean"]], 0.0) / 0.5
-    return size + crease + attached + small + upper
+    hangs = HANGS_BELOW_BONUS * features[:, _F["overhang"]]
+    return size + crease + attached + small + upper + hangs
 
 
 # Families decided by the part's purpose alone: a handle and a trigger are defined by the hand
@@ -105,7 +109,7 @@ class PartModels:
             from . import part_models
 
             models = part_models.VIEW_MODELS if view else part_models.MODELS
-        if list(models["features"]) != list(FEATURES):
+        if list(models["features"]) != list(MODEL_FEATURES):
             raise ValueError("part_models.py was fitted for other features; refit with "
                              "`python -m gdexgrasp_ros.stage1.localization.fit`")  # fmt: skip
         self.mean = np.asarray(models["mean"], dtype=np.float64)
@@ -125,7 +129,7 @@ class PartModels:
     def scores(self, features: np.ndarray, family: str) -> np.ndarray:
         if family in RULE_FAMILIES:
             return RULE_FAMILIES[family](features)
-        return ((features - self.mean) / self.std) @ self.weights[family]
+        return ((features[:, : len(MODEL_FEATURES)] - self.mean) / self.std) @ self.weights[family]
 
     def preference(self, features: np.ndarray, family: str) -> np.ndarray:
         """Softmax of the scores over one object's candidates."""
