@@ -41,8 +41,9 @@ def inside_depths(hand_points: np.ndarray, object_mesh: PartMesh) -> np.ndarray:
     models are part soups and open shells): trimesh decides inside by ray parity, which such a
     mesh breaks; it put hand points 4.6 cm "inside" a 1 cm pen. There a point is inside where the
     filled voxelization is (INSIDE_PITCH, the same fill as the intersection volume's, so an open
-    bucket's cavity stays outside and a lidded pot's interior is inside), and, within one voxel of
-    the surface, on the inner side of the nearest face; its depth is its distance to the surface.
+    bucket's cavity stays outside and a lidded pot's interior is inside), and, within a voxel's
+    diagonal of the surface, on the inner side of the nearest face; its depth is its distance to
+    the surface.
     """
     tm = _trimesh(object_mesh)
     points = np.asarray(hand_points, dtype=np.float64).reshape(-1, 3)
@@ -53,12 +54,14 @@ def inside_depths(hand_points: np.ndarray, object_mesh: PartMesh) -> np.ndarray:
     closest, dist, tri = trimesh.proximity.closest_point(tm, points)
     filled = _solid(tm).is_filled(points)
     inner_side = np.einsum("ij,ij->i", points - closest, tm.face_normals[tri]) < 0
-    return np.where(filled & ((dist >= INSIDE_PITCH) | inner_side), dist, 0.0)
+    # A filled voxel the surface crosses reaches up to its diagonal (sqrt(3) pitches) outside it.
+    return np.where(filled & ((dist >= np.sqrt(3.0) * INSIDE_PITCH) | inner_side), dist, 0.0)
 
 
 def _solid(tm: trimesh.Trimesh) -> trimesh.voxel.VoxelGrid:
     """The mesh's filled voxelization at INSIDE_PITCH, cached per mesh (a benchmark judges many hands)."""
-    key = hashlib.sha1(tm.vertices.tobytes() + tm.faces.tobytes()).hexdigest()
+    key = hashlib.sha1(repr((tm.vertices.shape, tm.faces.shape)).encode() + tm.vertices.tobytes()
+                       + tm.faces.tobytes()).hexdigest()  # fmt: skip
     if key not in _SOLID_CACHE:
         if len(_SOLID_CACHE) >= 8:
             _SOLID_CACHE.pop(next(iter(_SOLID_CACHE)))

@@ -85,11 +85,15 @@ class ProposalFeatures:
         """(point, other point) pairs where the other lies over the point (see OVERHANG_*)."""
         shape = self.shape
         radius = max(OVERHANG_RADIUS_SPACINGS * shape.spacing, OVERHANG_MIN_RADIUS_M)
-        flat = shape.horizontal(shape.points)
-        pairs = cKDTree(flat).query_pairs(radius, output_type="ndarray").reshape(-1, 2)
-        a, b = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
-        over = shape.height[b] > shape.height[a] + OVERHANG_RISE_M
-        return a[over], b[over]
+        pairs = cKDTree(shape.horizontal(shape.points)).query_pairs(radius, output_type="ndarray").reshape(-1, 2)
+        # Each unordered pair once, oriented (lower, higher) where the rise is enough. The pair count
+        # grows with the square of the points stacked in one column (a tall thin part).
+        i, j = pairs[:, 0], pairs[:, 1]
+        rise = shape.height[j] - shape.height[i]
+        up, down = rise > OVERHANG_RISE_M, rise < -OVERHANG_RISE_M
+        below = np.concatenate([i[up], j[down]]).astype(np.int32)
+        above = np.concatenate([j[up], i[down]]).astype(np.int32)
+        return below, above
 
     def _overhang(self, mask: np.ndarray) -> float:
         """Share of the part's points under some point of the rest (a trigger hangs below a barrel
