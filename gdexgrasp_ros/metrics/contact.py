@@ -7,7 +7,6 @@ Hands enter as surface points (vertices) and, for volumes, as a signed-distance 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
 import numpy as np
@@ -52,21 +51,26 @@ def inside_depths(hand_points: np.ndarray, object_mesh: PartMesh) -> np.ndarray:
     if len(points) == 0 or len(tm.faces) == 0:
         return np.zeros(len(points))
     closest, dist, tri = trimesh.proximity.closest_point(tm, points)
-    filled = _solid(tm).is_filled(points)
+    filled = _solid(object_mesh).is_filled(points)
     inner_side = np.einsum("ij,ij->i", points - closest, tm.face_normals[tri]) < 0
     # A filled voxel the surface crosses reaches up to its diagonal (sqrt(3) pitches) outside it.
     return np.where(filled & ((dist >= np.sqrt(3.0) * INSIDE_PITCH) | inner_side), dist, 0.0)
 
 
-def _solid(tm: trimesh.Trimesh) -> trimesh.voxel.VoxelGrid:
+def _solid(mesh: PartMesh) -> trimesh.voxel.VoxelGrid:
     """The mesh's filled voxelization at INSIDE_PITCH, cached per mesh (a benchmark judges many hands)."""
-    key = hashlib.sha1(repr((tm.vertices.shape, tm.faces.shape)).encode() + tm.vertices.tobytes()
-                       + tm.faces.tobytes()).hexdigest()  # fmt: skip
+    key = mesh.digest()
     if key not in _SOLID_CACHE:
         if len(_SOLID_CACHE) >= 8:
             _SOLID_CACHE.pop(next(iter(_SOLID_CACHE)))
-        _SOLID_CACHE[key] = trimesh.voxel.creation.voxelize(tm, INSIDE_PITCH).fill()
+        _SOLID_CACHE[key] = _voxel_grid(mesh, INSIDE_PITCH)
     return _SOLID_CACHE[key]
+
+
+def _voxel_grid(mesh: PartMesh, pitch: float, shell: bool = False) -> trimesh.voxel.VoxelGrid:
+    """The mesh's voxels at `pitch`: the solid (enclosed space filled) or the surface shell only."""
+    vox = trimesh.voxel.creation.voxelize(_trimesh(mesh), pitch)
+    return vox if shell else vox.fill()
 
 
 def penetration_depth(hand_points: np.ndarray, object_mesh: PartMesh) -> float:
@@ -76,10 +80,7 @@ def penetration_depth(hand_points: np.ndarray, object_mesh: PartMesh) -> float:
 
 def object_voxels(object_mesh: PartMesh, pitch: float = VOXEL_PITCH, shell: bool = False) -> np.ndarray:
     """Centres (M, 3) of the object's voxels at `pitch`: solid-filled, or the surface shell only."""
-    vox = trimesh.voxel.creation.voxelize(_trimesh(object_mesh), pitch)
-    if not shell:
-        vox = vox.fill()
-    return vox.points
+    return _voxel_grid(object_mesh, pitch, shell).points
 
 
 def intersection_volume(

@@ -46,7 +46,7 @@ def convex_decomposition(mesh: PartMesh, options: dict | None = None) -> str:
     """Path to a V-HACD decomposition of the mesh (an OBJ with one object per convex piece, as
     pybullet reads a compound shape), cached per mesh and options in the temp folder."""
     opts = dict(VHACD_OPTIONS if options is None else options)
-    key = hashlib.sha1(mesh.vertices.tobytes() + mesh.faces.tobytes() + repr(sorted(opts.items())).encode()).hexdigest()
+    key = hashlib.sha1((mesh.digest() + repr(sorted(opts.items()))).encode()).hexdigest()
     if key in _DECOMP_CACHE and os.path.exists(_DECOMP_CACHE[key]):
         return _DECOMP_CACHE[key]
     folder = os.path.join(tempfile.gettempdir(), "gdexgrasp_vhacd4")

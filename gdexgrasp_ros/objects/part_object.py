@@ -6,6 +6,7 @@ source (procedural generator, mesh and dataset loaders, camera clouds) produces 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -27,6 +28,13 @@ class PartMesh:
             raise ValueError(f"{len(self.face_parts)} face labels for {len(self.faces)} faces")
         if len(self.faces) and (self.faces.min() < 0 or self.faces.max() >= len(self.vertices)):
             raise ValueError("face indices out of range")
+
+    def digest(self) -> str:
+        """A hex key of the geometry (vertices and faces), for caches of what is derived from it."""
+        h = hashlib.sha1(repr((self.vertices.shape, self.faces.shape)).encode())
+        h.update(self.vertices.tobytes())
+        h.update(self.faces.tobytes())
+        return h.hexdigest()
 
     @classmethod
     def from_pieces(cls, pieces) -> PartMesh:
