@@ -200,6 +200,10 @@ def test_retriever_and_generator_options_replace_the_full_methods_components_whe
     assert before.synthesizer_config(goal("full")).hold_check == "off"
     assert plain.signature(goal("full"))["hold_check"] == "complete"
     assert "hold_check" not in before.signature(goal("full")), "records made before the hold check still match"
+    more = RunOptions(str(tmp_path), num_candidates=16)
+    assert more.synthesizer_config(goal("full")).num_candidates == 16
+    assert more.signature(goal("full"))["num_candidates"] == 16
+    assert "num_candidates" not in plain.signature(goal("full")), "records made with the default K still match"
     other = RunOptions(str(tmp_path), retriever="database", prior_database="/x/priors.npz")
     assert other.synthesizer_config(goal("full")).retriever_options == {"path": "/x/priors.npz"}
     ok, missing = available_presets(["full", "dexgraspnet_baseline"], other)

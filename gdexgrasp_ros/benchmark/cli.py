@@ -99,6 +99,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "off): the before of the hold check")  # fmt: skip
     p.add_argument("--hold-check-shift", type=_millimetres, default=0.0, metavar="MM", help="the hold check's hand shifts "
                    "along +-x, +-y, +-z (0, the default: the grasp as planned only)")  # fmt: skip
+    p.add_argument("--num-candidates", type=int, default=SynthesizerConfig.num_candidates, metavar="K",
+                   help="hands optimised together per goal (the server's num_candidates)")  # fmt: skip
     p.add_argument("--six-direction", default="full:gt", help="PRESET:MODE[,...] whose best grasp also gets the "
                    "six-direction simulation, on the ablation subset of shapes ('' = none)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 3 min on 2 cores)")
@@ -309,7 +311,7 @@ def _main(argv: list[str] | None) -> int:
                          simulate_top=args.simulate_top, six_direction=six, six_shapes=frozenset(subset),
                          retriever=args.retriever, prior_database=args.prior_database,
                          generator=args.generator, views=args.views, hold_check="off" if args.no_hold_check else "complete",
-                         hold_check_shift_mm=args.hold_check_shift)  # fmt: skip
+                         hold_check_shift_mm=args.hold_check_shift, num_candidates=args.num_candidates)  # fmt: skip
     started = time.perf_counter()
     path = out / "goals.jsonl"
     if not args.report_only:

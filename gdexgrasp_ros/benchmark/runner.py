@@ -56,6 +56,7 @@ class RunOptions:
     views: int = 1  # camera mode: depth views fused into the goal's cloud
     hold_check: str = "complete"  # the pipeline's hold check (SynthesizerConfig.hold_check)
     hold_check_shift_mm: float = 0.0  # its robustness positions (SynthesizerConfig.hold_check_shift_mm)
+    num_candidates: int = SynthesizerConfig.num_candidates  # K hands optimised per goal
 
     def six_for(self, goal: Goal) -> bool:
         """Whether the goal's best grasp also gets the six-direction simulation."""
@@ -69,6 +70,8 @@ class RunOptions:
             out.update(hold_check=self.hold_check)
             if self.hold_check_shift_mm:  # ... and those made before its shifted positions, at 0
                 out.update(hold_check_shift_mm=self.hold_check_shift_mm)
+        if self.num_candidates != SynthesizerConfig.num_candidates:  # only when set, as below
+            out.update(num_candidates=self.num_candidates)
         if self.retriever:  # only when set, so records made before the option existed still match
             out.update(retriever=self.retriever, prior_database=self.prior_database)
         if self.generator:
@@ -82,7 +85,7 @@ class RunOptions:
         canonical posture prior."""
         a, b = goal.iterations
         cfg = SynthesizerConfig(preset=goal.preset, seed=goal.seed, device="cpu", hold_check=self.hold_check,
-                                hold_check_shift_mm=self.hold_check_shift_mm,
+                                hold_check_shift_mm=self.hold_check_shift_mm, num_candidates=self.num_candidates,
                                 optimizer=OptimizerConfig(iterations_a=a, iterations_b=b, seed=goal.seed))  # fmt: skip
         return self.with_retriever(cfg)
 
