@@ -264,6 +264,17 @@ def test_cloud_penetration_depth_and_ranking_score():
     assert ranking_score(1.0, 0.0, 0.0, 50) > ranking_score(0.0, 0.0, 0.0, 50) > ranking_score(0.0, 0.02, 3.0, 50)
 
 
+def test_ranking_discounts_a_hand_pressed_into_the_object():
+    """The hold check favours hands pressed into the object; the intersection volume's factor ranks
+    such a grasp below one that only touches, other terms equal (a camera view, NaN, is not judged)."""
+    from gdexgrasp_ros.metrics.quality import VOLUME_SCALE_M3, ranking_score
+
+    touching = ranking_score(1.0, 0.002, 0.5, 60, 0.0, 0.0)
+    assert ranking_score(1.0, 0.002, 0.5, 60, 0.0, VOLUME_SCALE_M3) == pytest.approx(touching / math.e)
+    assert ranking_score(1.0, 0.002, 0.5, 60, 0.0, 20e-6) < 0.01 * touching
+    assert ranking_score(1.0, 0.002, 0.5, 60, 0.0, math.nan) == pytest.approx(touching)
+
+
 def test_ranking_puts_a_graze_below_a_grasp_that_touches():
     """The demo's best grasp once touched the kettle with 3 vertices: a graze must not outrank a
     grasp in contact, other terms equal; beyond FULL_CONTACT more contact does not count."""
