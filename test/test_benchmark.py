@@ -204,6 +204,9 @@ def test_retriever_and_generator_options_replace_the_full_methods_components_whe
     assert more.synthesizer_config(goal("full")).num_candidates == 16
     assert more.signature(goal("full"))["num_candidates"] == 16
     assert "num_candidates" not in plain.signature(goal("full")), "records made with the default K still match"
+    wide = RunOptions(str(tmp_path), max_grasps=16)
+    assert wide.signature(goal("full")) == RunOptions(str(tmp_path), max_grasps=16, num_candidates=16).signature(
+        goal("full")), "K below the top-k changes nothing"  # fmt: skip
     other = RunOptions(str(tmp_path), retriever="database", prior_database="/x/priors.npz")
     assert other.synthesizer_config(goal("full")).retriever_options == {"path": "/x/priors.npz"}
     ok, missing = available_presets(["full", "dexgraspnet_baseline"], other)

@@ -185,7 +185,8 @@ def _on_a_suitcase(hand, depth):
 
 def test_a_buried_hand_reports_its_true_depth_and_ranks_below_a_resting_one(hand):
     from gdexgrasp_ros.metrics import contact as M
-    from gdexgrasp_ros.metrics.quality import evaluate_grasp
+    from gdexgrasp_ros.metrics.contact import surface_contact_count
+    from gdexgrasp_ros.metrics.quality import evaluate_grasp, ranking_score
 
     everything = None
     reports = {}
@@ -207,6 +208,11 @@ def test_a_buried_hand_reports_its_true_depth_and_ranks_below_a_resting_one(hand
         assert abs(complete.intersection_volume - true_volume) <= 0.15 * true_volume + 2e-6, (name, true_volume)
         assert np.isnan(camera.intersection_volume) and np.isnan(camera.inside_fraction)
         assert np.isnan(complete.simulation_displacement), "no closed surface: not simulated"
+        # The score takes the volume in m^3 (quality.VOLUME_SCALE_M3): a unit slip would move it by orders.
+        assert complete.score == pytest.approx(ranking_score(complete.part_contact_ratio, complete.penetration_depth,
+                                                             complete.force_closure_residual,
+                                                             surface_contact_count(verts, obj.points, obj.normals),
+                                                             complete.inside_fraction, complete.intersection_volume))  # fmt: skip
         if name == "buried":
             assert truth > 0.035 and complete.inside_fraction > 0.5 and complete.contact_count > 0
             assert camera.penetration_depth < truth - 0.01, "the 2 cm guard cannot see this deep"

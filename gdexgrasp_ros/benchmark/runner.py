@@ -70,8 +70,10 @@ class RunOptions:
             out.update(hold_check=self.hold_check)
             if self.hold_check_shift_mm:  # ... and those made before its shifted positions, at 0
                 out.update(hold_check_shift_mm=self.hold_check_shift_mm)
-        if self.num_candidates != SynthesizerConfig.num_candidates:  # only when set, as below
-            out.update(num_candidates=self.num_candidates)
+        # The pipeline optimises max(K, top-k) hands: only a K that changes that is a different run.
+        k, default_k = (max(n, self.max_grasps) for n in (self.num_candidates, SynthesizerConfig.num_candidates))
+        if k != default_k:  # only then, so records made before the option still match
+            out.update(num_candidates=k)
         if self.retriever:  # only when set, so records made before the option existed still match
             out.update(retriever=self.retriever, prior_database=self.prior_database)
         if self.generator:
