@@ -323,7 +323,8 @@ class GraspSynthesizer:
             check()
             verts = out.vertices[k].cpu().numpy()
             sdf = hand.sdf_function(_posed(hand, opt, k)) if complete else None
-            quality = evaluate_grasp(verts, obj.points, obj.normals, mask, hand_sdf=sdf, complete=complete)
+            quality = evaluate_grasp(verts, obj.points, obj.normals, mask, hand_sdf=sdf, complete=complete,
+                                     volume_scale=self.config.volume_ranking_cm3 * 1e-6)  # fmt: skip
             if not part_known:  # ranked on the whole object; a part ratio would mean nothing
                 quality = dataclasses.replace(quality, part_contact_ratio=math.nan)
             near, _ = contact_mask(verts, obj.points)

@@ -207,6 +207,10 @@ def test_retriever_and_generator_options_replace_the_full_methods_components_whe
     wide = RunOptions(str(tmp_path), max_grasps=16)
     assert wide.signature(goal("full")) == RunOptions(str(tmp_path), max_grasps=16, num_candidates=16).signature(
         goal("full")), "K below the top-k changes nothing"  # fmt: skip
+    off = RunOptions(str(tmp_path), volume_ranking_cm3=0.0)
+    assert off.synthesizer_config(goal("full")).volume_ranking_cm3 == 0.0
+    assert off.signature(goal("full"))["volume_ranking_cm3"] == 0.0 and "volume_ranking_cm3" not in plain.signature(
+        goal("full"))  # fmt: skip
     other = RunOptions(str(tmp_path), retriever="database", prior_database="/x/priors.npz")
     assert other.synthesizer_config(goal("full")).retriever_options == {"path": "/x/priors.npz"}
     ok, missing = available_presets(["full", "dexgraspnet_baseline"], other)

@@ -273,6 +273,7 @@ def test_ranking_discounts_a_hand_pressed_into_the_object():
     assert ranking_score(1.0, 0.002, 0.5, 60, 0.0, VOLUME_SCALE_M3) == pytest.approx(touching / math.e)
     assert ranking_score(1.0, 0.002, 0.5, 60, 0.0, 20e-6) < 0.01 * touching
     assert ranking_score(1.0, 0.002, 0.5, 60, 0.0, math.nan) == pytest.approx(touching)
+    assert ranking_score(1.0, 0.002, 0.5, 60, 0.0, 20e-6, volume_scale=0.0) == pytest.approx(touching), "0: off"
 
 
 def test_ranking_puts_a_graze_below_a_grasp_that_touches():

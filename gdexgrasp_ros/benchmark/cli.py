@@ -56,6 +56,14 @@ def _millimetres(text: str) -> float:
     return value
 
 
+def _cubic_centimetres(text: str) -> float:
+    """A volume scale in cm^3, 0-1000 (as SynthesizerConfig.volume_ranking_cm3 accepts; 0 = off)."""
+    value = float(text)
+    if not 0.0 <= value <= 1000.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1000] cm^3, got {text}")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="gdexgrasp-bench", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])  # fmt: skip
@@ -101,6 +109,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "along +-x, +-y, +-z (0, the default: the grasp as planned only)")  # fmt: skip
     p.add_argument("--num-candidates", type=int, default=SynthesizerConfig.num_candidates, metavar="K",
                    help="hands optimised together per goal (the server's num_candidates)")  # fmt: skip
+    p.add_argument("--volume-ranking", type=_cubic_centimetres, default=SynthesizerConfig.volume_ranking_cm3, metavar="CM3",
+                   help="the ranking's intersection-volume scale (the server's volume_ranking_cm3; 0 = off)")  # fmt: skip
     p.add_argument("--six-direction", default="full:gt", help="PRESET:MODE[,...] whose best grasp also gets the "
                    "six-direction simulation, on the ablation subset of shapes ('' = none)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 3 min on 2 cores)")
@@ -311,7 +321,8 @@ def _main(argv: list[str] | None) -> int:
                          simulate_top=args.simulate_top, six_direction=six, six_shapes=frozenset(subset),
                          retriever=args.retriever, prior_database=args.prior_database,
                          generator=args.generator, views=args.views, hold_check="off" if args.no_hold_check else "complete",
-                         hold_check_shift_mm=args.hold_check_shift, num_candidates=args.num_candidates)  # fmt: skip
+                         hold_check_shift_mm=args.hold_check_shift, num_candidates=args.num_candidates,
+                         volume_ranking_cm3=args.volume_ranking)  # fmt: skip
     started = time.perf_counter()
     path = out / "goals.jsonl"
     if not args.report_only:

@@ -57,6 +57,7 @@ class RunOptions:
     hold_check: str = "complete"  # the pipeline's hold check (SynthesizerConfig.hold_check)
     hold_check_shift_mm: float = 0.0  # its robustness positions (SynthesizerConfig.hold_check_shift_mm)
     num_candidates: int = SynthesizerConfig.num_candidates  # K hands optimised per goal
+    volume_ranking_cm3: float = SynthesizerConfig.volume_ranking_cm3  # the ranking's volume scale (0 = off)
 
     def six_for(self, goal: Goal) -> bool:
         """Whether the goal's best grasp also gets the six-direction simulation."""
@@ -74,6 +75,8 @@ class RunOptions:
         k, default_k = (max(n, self.max_grasps) for n in (self.num_candidates, SynthesizerConfig.num_candidates))
         if k != default_k:  # only then, so records made before the option still match
             out.update(num_candidates=k)
+        if self.volume_ranking_cm3 != SynthesizerConfig.volume_ranking_cm3:
+            out.update(volume_ranking_cm3=self.volume_ranking_cm3)
         if self.retriever:  # only when set, so records made before the option existed still match
             out.update(retriever=self.retriever, prior_database=self.prior_database)
         if self.generator:
@@ -88,6 +91,7 @@ class RunOptions:
         a, b = goal.iterations
         cfg = SynthesizerConfig(preset=goal.preset, seed=goal.seed, device="cpu", hold_check=self.hold_check,
                                 hold_check_shift_mm=self.hold_check_shift_mm, num_candidates=self.num_candidates,
+                                volume_ranking_cm3=self.volume_ranking_cm3,
                                 optimizer=OptimizerConfig(iterations_a=a, iterations_b=b, seed=goal.seed))  # fmt: skip
         return self.with_retriever(cfg)
 

@@ -106,25 +106,27 @@ VOLUME_SCALE_M3 = 3e-6
 
 
 def ranking_score(part_ratio: float, depth: float, fc: float, contacts: int, inside_fraction: float = 0.0,
-                  volume: float = math.nan) -> float:  # fmt: skip
+                  volume: float = math.nan, volume_scale: float = VOLUME_SCALE_M3) -> float:  # fmt: skip
     """0..1: on the target part (half the weight), shallow (5 mm scale) and balanced (force closure),
     scaled by the share of the hand outside the object, doubled (a hand half inside scores 0), by
     the contact, up to FULL_CONTACT vertices (a graze with 3 touching vertices scores 3/40), and by
-    exp(-volume / VOLUME_SCALE_M3) where the intersection volume (m^3) is known (NaN: a camera view).
+    exp(-volume / volume_scale) where the intersection volume (m^3) is known (NaN: a camera view; a
+    volume_scale of 0 leaves the volume out).
     contacts: hand vertices within 5 mm of the object's surface (contact.surface_contact_count)."""
     outside = max(0.0, 1.0 - 2.0 * (0.0 if math.isnan(inside_fraction) else inside_fraction))
     touch = min(1.0, contacts / FULL_CONTACT)
-    overlap = 1.0 if math.isnan(volume) else math.exp(-max(volume, 0.0) / VOLUME_SCALE_M3)
+    overlap = 1.0 if math.isnan(volume) or volume_scale <= 0 else math.exp(-max(volume, 0.0) / volume_scale)
     return (0.5 * part_ratio + 0.3 * math.exp(-depth / 0.005) + 0.2 * math.exp(-fc)) * outside * touch * overlap
 
 
 def evaluate_grasp(hand_vertices: np.ndarray, object_points: np.ndarray, object_normals: np.ndarray,
                    part_mask: np.ndarray, mesh: PartMesh | None = None, hand_sdf=None,
-                   complete: bool = False) -> GraspQuality:  # fmt: skip
+                   complete: bool = False, volume_scale: float = VOLUME_SCALE_M3) -> GraspQuality:  # fmt: skip
     """All geometric metrics of one grasp: on the object's mesh when known, else on the cloud.
 
     complete: the cloud is complete with outward normals (see the module docstring); hand_sdf
-    (points (M, 3) -> (M,), negative inside the hand) gives the intersection volume.
+    (points (M, 3) -> (M,), negative inside the hand) gives the intersection volume; volume_scale:
+    the ranking score's (m^3, 0 = not ranked by volume).
     """
     depths, volume = None, math.nan
     if mesh is not None:
@@ -142,5 +144,5 @@ def evaluate_grasp(hand_vertices: np.ndarray, object_points: np.ndarray, object_
     fc = M.force_closure_residual(hand_vertices, object_points, object_normals)
     count = M.contact_count(hand_vertices, object_points)
     touching = M.surface_contact_count(hand_vertices, object_points, object_normals)
-    score = ranking_score(ratio, depth, fc, touching, inside, volume)
+    score = ranking_score(ratio, depth, fc, touching, inside, volume, volume_scale)
     return GraspQuality(depth, volume, math.nan, math.nan, ratio, fc, count, score, inside)

@@ -92,6 +92,8 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
               choices=HOLD_CHECK_MODES),
     ParamSpec("hold_check_shift_mm", _SYN.hold_check_shift_mm, "the hold check also simulates each grasp with the "
               "hand moved this far along +-x, +-y, +-z and ranks by the share held (0 = as planned only)", 0.0, 5.0),
+    ParamSpec("volume_ranking_cm3", _SYN.volume_ranking_cm3, "complete clouds: a grasp's ranking score is "
+              "multiplied by exp(-V / this), V its intersection volume in cm^3 (0 = not ranked by volume)", 0.0, 1000.0),
     ParamSpec("preprocess", _SYN.preprocess, "camera clouds: plane removal, clustering, target selection, FPS"),
     ParamSpec("cloud_kind", _SYN.cloud_kind, "what goal clouds are: camera (one view; normals face the sensor), "
               "complete (mesh sample, fused views; normals point out) or auto (detected; the result's rationale "
@@ -213,7 +215,7 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
         optimizer=OptimizerConfig(iterations_a=v["iterations_a"], iterations_b=v["iterations_b"],
                                   closing=v["finger_closing"], unseen_back=v["unseen_back"]),
         mano_model_path=v["mano_model_path"], hold_check=v["hold_check"],
-        hold_check_shift_mm=v["hold_check_shift_mm"],
+        hold_check_shift_mm=v["hold_check_shift_mm"], volume_ranking_cm3=v["volume_ranking_cm3"],
     )  # fmt: skip
 
 
