@@ -204,7 +204,7 @@ def test_a_table_whose_edge_faces_were_seen_is_still_removed_under_a_fused_objec
     g = np.arange(-0.3, 0.3, 0.004)
     table = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
     table = table[(np.abs(table[:, 0]) > 0.062) | (np.abs(table[:, 1]) > 0.042)]
-    depth = np.arange(-0.024, -0.009, 0.004)  # the edge faces, 1-2.4 cm below the top
+    depth = np.arange(-0.024, -0.009, 0.004)  # the edge faces, 1.2-2.4 cm below the top
     along, down = (a.ravel() for a in np.meshgrid(g, depth))
     edges = [np.c_[np.full(len(along), x), along, down] for x in (-0.3, 0.3)]
     edges += [e[:, [1, 0, 2]] for e in edges]  # the other two sides
@@ -212,6 +212,19 @@ def test_a_table_whose_edge_faces_were_seen_is_still_removed_under_a_fused_objec
     out = preprocess_cloud(cloud, PreprocessConfig(cloud_kind="complete"), viewpoint=np.zeros(3))
     assert out.plane is not None and out.plane[2] > 0.99, out.plane
     assert np.ptp(out.object_points[:, 0]) < 0.13 and out.object_points[:, 2].min() > 0.001
+
+
+def test_a_flat_web_with_flanges_on_both_sides_apart_is_kept():
+    """A Z-bracket: its web is the dominant plane, one flange rises at one edge, the other hangs at
+    the opposite edge. The far flange lies away from the near one, but the web does not surround the
+    near flange as a table does its objects, so the far flange counts and the web stays the object's."""
+    web = trimesh.creation.box([0.10, 0.10, 0.003]).apply_translation([0, 0, 0.0015])
+    up = trimesh.creation.box([0.003, 0.10, 0.03]).apply_translation([-0.0485, 0, 0.015])
+    down = trimesh.creation.box([0.003, 0.10, 0.03]).apply_translation([0.0485, 0, -0.012])
+    bracket = trimesh.boolean.union([web, up, down], engine="manifold")
+    points, _, _ = sample_mesh(PartMesh(bracket.vertices, bracket.faces, np.zeros(len(bracket.faces))), 8000, 0)
+    out = preprocess_cloud(points, PreprocessConfig(cloud_kind="complete"))
+    assert out.plane is None and np.ptp(out.object_points[:, 0]) > 0.09 and np.ptp(out.object_points[:, 2]) > 0.05
 
 
 def test_orient_outward_on_closed_and_tiny_inputs():

@@ -105,7 +105,7 @@ class PreprocessConfig:
     # point out and only a support plane beyond the object is removed; "auto": detected.
     cloud_kind: str = "auto"
     # Complete clouds: the dominant plane is a support surface (removed) when at most this share of
-    # the off-plane voxels lies on its far side ...
+    # the off-plane voxels lies on its far side (under the objects, for a support round them) ...
     support_far_side: float = 0.05
     # ... and at least this share of its inliers is more than 2 cluster_eps from the off-plane
     # voxels' footprint on it (a table reaches beyond the object; a face or base of the object does not).
@@ -441,12 +441,16 @@ def _support_plane(points: np.ndarray, plane: np.ndarray, config: PreprocessConf
     scissors). Such a face is bounded by the object: it lies within the outline of the rest of the
     object projected onto the plane (the other side of the solid, or the walls or rim around it).
     A table reaches beyond the objects standing on it and has them on one side only. So the plane
-    is removed only if at most support_far_side of the off-plane voxels lie on its far side within
-    2 cluster_eps of the near side's outline (a table's edge faces, away from the objects, do not count) and at
-    least support_beyond of its inliers lie outside the convex outline of the off-plane voxels'
-    projection and more than 2 cluster_eps from any of them; it is then oriented towards the
-    objects (the viewpoint of a complete cloud, e.g. an object frame's origin on the plane, says
-    nothing about sides).
+    is removed only if at least support_beyond of its inliers lie outside the convex outline of the
+    near side's voxels projected onto it and more than 2 cluster_eps from any of them, and at most
+    support_far_side of the off-plane voxels lie on its far side. When those "beyond" inliers
+    surround the near side (it lies inside their convex outline, as objects on a table do), only
+    far-side voxels within 2 cluster_eps of the near side's voxels count: views from beside a table
+    see its edge faces below its top, away from the objects (on 3 of 5 fused three-view mugs they
+    were 11 % of the off-plane voxels and the whole table was kept as the object); a flat face of
+    an object with parts on both sides away from each other (a Z-bracket's web) does not surround
+    them, so all its far side counts. The plane is then oriented towards the objects (the viewpoint
+    of a complete cloud, e.g. an object frame's origin on the plane, says nothing about sides).
     """
     dist = points @ plane[:3] + plane[3]
     above, below = dist > config.plane_distance, dist < -config.plane_distance
@@ -457,23 +461,27 @@ def _support_plane(points: np.ndarray, plane: np.ndarray, config: PreprocessConf
     flip = 1.0 if above.sum() >= below.sum() else -1.0
     side, far_side = (above, below) if flip > 0 else (below, above)
     flat = _in_plane(plane)
-    objects, support = flat(points[side]), flat(points[inliers])
+    objects, support, far = flat(points[side]), flat(points[inliers]), flat(points[far_side])
     tree = cKDTree(objects)
-    # Only far-side voxels under the objects count against a support: a table's own edge faces, which
-    # views from beside the table see below its top, lie away from the objects (on 3 of 5 fused
-    # three-view mugs they were 11 % of the off-plane voxels and the table was kept as the object).
-    under, _ = tree.query(flat(points[far_side]), distance_upper_bound=2 * config.cluster_eps)
-    if np.isfinite(under).sum() > config.support_far_side * off:
-        return None
     near, _ = tree.query(support, distance_upper_bound=2 * config.cluster_eps)
-    beyond = ~np.isfinite(near)
-    try:
-        beyond &= Delaunay(objects).find_simplex(support) < 0  # outside the objects' convex outline
-    except QhullError:  # the objects project onto a line or a point: no outline
-        pass
+    beyond = ~np.isfinite(near) & ~_inside_outline(objects, support)
     if np.mean(beyond) < config.support_beyond:
         return None
+    if len(far) and np.all(_inside_outline(support[beyond], objects)):  # a support round the objects
+        under, _ = tree.query(far, distance_upper_bound=2 * config.cluster_eps)
+        far = far[np.isfinite(under)]
+    if len(far) > config.support_far_side * off:
+        return None
     return flip * plane
+
+
+def _inside_outline(outline: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Which 2-D points (M, 2) lie inside the convex outline of `outline` (K, 2); none when the outline
+    is degenerate (a line or a point)."""
+    try:
+        return Delaunay(outline).find_simplex(points) >= 0
+    except QhullError:
+        return np.zeros(len(points), dtype=bool)
 
 
 def _clusters(points: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
