@@ -467,11 +467,13 @@ def _support_plane(points: np.ndarray, plane: np.ndarray, config: PreprocessConf
     beyond = ~np.isfinite(near) & ~_inside_outline(objects, support)
     if np.mean(beyond) < config.support_beyond:
         return None
-    if len(far) and np.all(_inside_outline(support[beyond], objects)):  # a support round the objects
+    limit = config.support_far_side * off
+    if len(far) > limit:  # only then the outline test: most planes have (almost) nothing behind them
+        if not np.all(_inside_outline(support[beyond], objects)):  # no support round the objects
+            return None
         under, _ = tree.query(far, distance_upper_bound=2 * config.cluster_eps)
-        far = far[np.isfinite(under)]
-    if len(far) > config.support_far_side * off:
-        return None
+        if np.isfinite(under).sum() > limit:
+            return None
     return flip * plane
 
 
