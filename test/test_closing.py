@@ -78,12 +78,20 @@ def test_the_squeeze_flexes_touching_joints_past_the_touch(hand):
     closed = [j for j in FINGER_FLEXIONS if touch[0, j] > q0[0, j] and touch[0, j] < upper[j] - 0.03]
     assert len(closed) >= 3
     torch.testing.assert_close(pressed[0, closed], touch[0, closed] + 0.03)
-    # A press that would bury a finger (0.4 rad past the touch) is undone by the final check.
+    # Up to 0.4 rad past the touch, the press goes on step by step and stops where a step would put a
+    # vertex deeper than press_depth: deeper with 4 mm than with 2 mm, never beyond either.
     distance = cloud_distance(pts, nrm, spacing)
-    hard = close_on_object(hand, r6, t, q0, distance, ClosingConfig(squeeze=0.4))
-    assert float(distance(hand.forward(r6, t, hard).vertices).min()) >= -0.002 - 1e-6
+    deepest = {}
+    for depth in (0.002, 0.004):
+        hard = close_on_object(hand, r6, t, q0, distance, ClosingConfig(squeeze=0.4, press_depth=depth))
+        assert (hard[0, closed] >= pressed[0, closed] - 1e-6).all(), "at least the 0.03 rad press"
+        deepest[depth] = float(distance(hand.forward(r6, t, hard).vertices).min())
+        assert deepest[depth] >= -depth - 1e-6
+    assert deepest[0.004] < deepest[0.002] - 0.0005
     with pytest.raises(ValueError, match="closing settings"):
         ClosingConfig(step=0.0)
+    with pytest.raises(ValueError, match="closing settings"):
+        ClosingConfig(press_depth=-0.001)
 
 
 def test_surface_distance_reads_the_tangent_plane_near_the_surface_and_the_point_distance_beyond_it():

@@ -37,6 +37,11 @@ def test_defaults_come_from_the_library_configuration(ros):
         assert P.synthesizer_config(values | {"cloud_kind": "complete"}).cloud_kind == "complete"
         assert values["finger_closing"] is True and cfg.optimizer.closing
         assert not P.synthesizer_config(values | {"finger_closing": False}).optimizer.closing
+        assert values["closing_press_mm"] == pytest.approx(cfg.optimizer.closing_settings.press_depth * 1000)
+        assert values["closing_squeeze_rad"] == cfg.optimizer.closing_settings.squeeze
+        harder = P.synthesizer_config(values | {"closing_press_mm": 3.0, "closing_squeeze_rad": 0.06})
+        assert harder.optimizer.closing_settings.press_depth == pytest.approx(0.003)
+        assert harder.optimizer.closing_settings.squeeze == 0.06
         assert values["unseen_back"] is True and cfg.optimizer.unseen_back
         assert not P.synthesizer_config(values | {"unseen_back": False}).optimizer.unseen_back
         assert values["hold_check"] == cfg.hold_check == "complete"

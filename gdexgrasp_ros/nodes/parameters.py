@@ -25,6 +25,7 @@ from ..stage1.analysis import BACKENDS as ANALYZERS
 from ..stage1.localization import BACKENDS as LOCALIZERS
 from ..stage1.retrieval import RETRIEVERS
 from ..stage2.generation import GENERATORS
+from ..stage3.closing import ClosingConfig
 from ..stage3.optimizer import OptimizerConfig
 from .tf_helpers import TF_CACHE_S
 
@@ -84,6 +85,10 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("iterations_a", _OPT.iterations_a, "stage 3 sub-stage A iterations", 0, _BIG),
     ParamSpec("iterations_b", _OPT.iterations_b, "stage 3 sub-stage B iterations", 0, _BIG),
     ParamSpec("finger_closing", _OPT.closing, "after stage 3's sub-stages, close the fingers on the contact part"),
+    ParamSpec("closing_squeeze_rad", _OPT.closing_settings.squeeze, "the closing finish's press: joints that "
+              "touched the part flex on by at most this much (rad) ...", 0.0, 1.6),
+    ParamSpec("closing_press_mm", _OPT.closing_settings.press_depth * 1000, "... and stop where a finger vertex "
+              "would be this deep in the object (mm)", 0.0, 10.0),
     ParamSpec("unseen_back", _OPT.unseen_back, "camera views: stage 3 keeps fingers out of the object assumed behind "
               "the seen surface (L_back)"),
     ParamSpec("hold_check", _SYN.hold_check, "simulate each grasp on a surface reconstructed from the cloud; one whose "
@@ -213,7 +218,9 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
         analyzer=v["analyzer"], analyzer_options=analyzer_options, localizer=v["localizer"],
         localizer_options=localizer_options, localizer_points=v["localizer_points"],
         optimizer=OptimizerConfig(iterations_a=v["iterations_a"], iterations_b=v["iterations_b"],
-                                  closing=v["finger_closing"], unseen_back=v["unseen_back"]),
+                                  closing=v["finger_closing"], unseen_back=v["unseen_back"],
+                                  closing_settings=ClosingConfig(squeeze=v["closing_squeeze_rad"],
+                                                                 press_depth=v["closing_press_mm"] / 1000)),
         mano_model_path=v["mano_model_path"], hold_check=v["hold_check"],
         hold_check_shift_mm=v["hold_check_shift_mm"], volume_ranking_cm3=v["volume_ranking_cm3"],
     )  # fmt: skip

@@ -11,13 +11,13 @@ opposition, MCP and IP):
 - every step flexes the joints still moving by `step` (times the joint's share);
 - a joint stops when any vertex it moves comes within `contact` of the object's surface; a step
   that would put such a vertex deeper than `tolerance` inside is taken back;
-- a joint that touched the contact part is then flexed `squeeze` further, so the contact presses
-  (friction holds an object only where the hand pushes on it), unless it stopped because a step
-  would bury a vertex or started buried; a joint that never touched (a finger in free air) or
-  touched elsewhere returns to its angle from the optimization, so the prior's posture stays where
-  closing found nothing to hold on the part;
-- the final posture is checked once more: a press that buries a vertex deeper than `tolerance` is
-  undone.
+- a joint that never touched (a finger in free air) or touched elsewhere returns to its angle from
+  the optimization, so the prior's posture stays where closing found nothing to hold on the part;
+- a joint that touched the contact part then presses: it flexes on, `step` at a time, up to
+  `squeeze` past its touch, and stops where a step would put a vertex it moves deeper than
+  `press_depth` inside (that step is taken back), so the contact pushes (a static hand holds an
+  object by friction only where it pushes on it); a joint that stopped because a step would bury a
+  vertex, or started buried, does not press.
 In the pipeline the object is the goal's cloud: the signed surface distance of
 geometry.inside.surface_distance (the nearest point's tangent plane near the surface), which
 needs outward normals and fingers that approach from free space. Tests and figures close hands
@@ -44,11 +44,12 @@ class ClosingConfig:
     max_steps: int = 80  # steps at most (1.6 rad: a flexion joint's whole range)
     contact: float = 0.002  # m: a vertex this close to the surface touches it
     tolerance: float = 0.002  # m: a step that puts a moved vertex deeper inside is taken back
-    squeeze: float = 0.02  # rad flexed past touching
+    squeeze: float = 0.02  # rad flexed past touching, at most (in steps of `step`)
+    press_depth: float = 0.002  # m: the press stops where a step would put a moved vertex deeper inside
 
     def __post_init__(self):
         if not (self.step > 0 and self.max_steps >= 1 and self.contact >= 0 and self.tolerance >= 0
-                and self.squeeze >= 0):  # fmt: skip
+                and self.squeeze >= 0 and self.press_depth >= 0):  # fmt: skip
             raise ValueError(f"closing settings out of range: {self}")
 
 
@@ -78,12 +79,12 @@ def close_on_object(hand: HandModel, rot6d: torch.Tensor, trans: torch.Tensor, j
     active = torch.ones(q.shape[0], len(chains), dtype=torch.bool, device=device)
     touched = torch.zeros_like(active)
 
-    def depth_hits(angles):
+    def depth_hits(angles, depth=cfg.tolerance):
         out = hand.forward(rot6d, trans, angles)
         d = distance(out.vertices)  # (K, V)
         on_part = d < cfg.contact if part is None else part(out.vertices) < cfg.contact
         hits = lambda flags: (flags.to(dtype) @ moved.T) > 0  # noqa: E731 - (K, V) -> (K, J)
-        return hits(d < cfg.contact), hits(d < -cfg.tolerance), hits(on_part)
+        return hits(d < cfg.contact), hits(d < -depth), hits(on_part)
 
     touch, buried, on = depth_hits(q)  # buried: already deeper than the tolerance (never pressed further)
     touched |= on
@@ -101,11 +102,23 @@ def close_on_object(hand: HandModel, rot6d: torch.Tensor, trans: torch.Tensor, j
         buried |= active & deep
         active &= ~(touch | deep) & (q[:, ids] < upper)
     q[:, ids] = torch.where(touched, q[:, ids], start[:, ids])  # the others keep the optimized angle
-    pressed = q.clone()
-    pressed[:, ids] = torch.where(touched & ~buried, torch.minimum(q[:, ids] + cfg.squeeze * share, upper), q[:, ids])
-    # The final posture is checked once more: a press (or a put-back neighbour) that buries a vertex is undone.
-    _, deep, _ = depth_hits(pressed)
-    pressed[:, ids] = torch.where(deep, q[:, ids], pressed[:, ids])
+    return _press(q, ids, share, upper, touched & ~buried, cfg, lambda angles: depth_hits(angles, cfg.press_depth)[1])
+
+
+def _press(q, ids, share, upper, pressing, cfg: ClosingConfig, too_deep) -> torch.Tensor:
+    """Flex the `pressing` joints (K, J) on past their touch, `step` at a time up to `squeeze`; a step
+    that puts a vertex a joint moves deeper than press_depth is taken back and stops that joint.
+    too_deep(angles) -> (K, J): the joints moving such a vertex."""
+    pressed, left = q.clone(), cfg.squeeze
+    pressing = pressing & ~too_deep(pressed)  # a put-back neighbour may already bury its vertices
+    while left > 1e-9 and pressing.any():
+        trial = pressed.clone()
+        trial[:, ids] = torch.minimum(pressed[:, ids] + min(cfg.step, left) * share * pressing.to(q.dtype), upper)
+        deep = too_deep(trial)
+        keep = pressing & ~deep
+        pressed[:, ids] = torch.where(keep, trial[:, ids], pressed[:, ids])
+        pressing = keep & (pressed[:, ids] < upper)
+        left -= cfg.step
     return pressed
 
 
