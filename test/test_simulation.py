@@ -43,3 +43,26 @@ def test_the_handles_hole_stays_open(decomposed):
     hole = handle.mean(0)  # the middle of a loop handle lies in its hole
     assert not mesh.contains(hole[None])[0], "the test point must be in the hole, outside the object"
     assert not any(h.contains(hole[None])[0] for h in hulls), "a piece fills the handle's hole"
+
+
+def test_an_open_mesh_is_simulated_about_a_centre_of_mass_inside_it():
+    """A 10 cm bin lying open towards +x on a plate as wide as its floor. trimesh's volume integral of
+    an open mesh put its centre of mass 2.5 cm beyond the plate's edge (and 62 cm below the bin), so
+    the bin tipped off; the decomposition's centroid lies in the bin, towards its closed side."""
+    from gdexgrasp_ros.metrics.simulation import centre_of_mass, simulation_displacement
+    from gdexgrasp_ros.objects.part_object import PartMesh
+
+    box = trimesh.creation.box([0.1, 0.1, 0.1])
+    open_side = box.face_normals[:, 0] > 0.5
+    bin_ = trimesh.Trimesh(box.vertices + [0.3, 0.0, 0.45], box.faces[~open_side], process=False)
+    mesh = PartMesh(bin_.vertices, bin_.faces, np.zeros(len(bin_.faces), dtype=int))
+    com = centre_of_mass(mesh, convex_decomposition(mesh))
+    assert np.all(com > bin_.bounds[0]) and np.all(com < bin_.bounds[1])
+    assert com[0] < 0.3 - 0.01, "the open side weighs less"
+    plate = trimesh.creation.box([0.1, 0.1, 0.01])
+    plate.apply_translation([0.3, 0.0, 0.395])
+    assert simulation_displacement(plate.vertices, plate.faces, mesh) < 0.01
+    # A closed mesh keeps its own volume centroid.
+    closed = generate_object("mug", 0).mesh
+    exact = trimesh.Trimesh(closed.vertices, closed.faces, process=False).center_mass
+    np.testing.assert_allclose(centre_of_mass(closed, convex_decomposition(closed)), exact)

@@ -77,6 +77,37 @@ def write_convex_decomposition(mesh: PartMesh, dst: str, options: dict | None = 
     return dst
 
 
+def centre_of_mass(mesh: PartMesh, decomposition: str) -> np.ndarray:
+    """(3,) the simulated object's centre of mass (uniform density).
+
+    A closed mesh: its own volume centroid. An open one (real scans, PartNet models: part soups and
+    open shells) has no volume, and trimesh's integral over it landed anywhere: 11 m above a 30 cm
+    bucket, 2.7 widths beside a pair of scissors. The body's frame sat there, so a tilt of a degree
+    moved "the object" metres and no grasp held a real shape. For those the centroid of the convex
+    pieces that are simulated (the decomposition), weighted by their volumes."""
+    tm = trimesh.Trimesh(mesh.vertices, mesh.faces)  # merged vertices: watertight as judged elsewhere
+    if tm.is_watertight and tm.volume > 0:
+        return trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).center_mass
+    with np.errstate(divide="ignore", invalid="ignore"):  # trimesh divides by a flat piece's zero volume
+        hulls = [trimesh.convex.convex_hull(v) for v in decomposition_pieces(decomposition) if len(v) >= 4]
+        hulls = [h for h in hulls if h.volume > 1e-12]  # a flat piece (a wall one voxel thin) weighs nothing
+    if not hulls:
+        raise ValueError("the object's decomposition encloses no volume: no centre of mass to simulate")
+    return np.average([h.center_mass for h in hulls], axis=0, weights=[h.volume for h in hulls])
+
+
+def decomposition_pieces(path: str) -> list[np.ndarray]:
+    """The vertices (n, 3) of each convex piece of a decomposition OBJ (write_convex_decomposition)."""
+    pieces: list[list[list[float]]] = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("o "):
+                pieces.append([])
+            elif line.startswith("v ") and pieces:
+                pieces[-1].append([float(x) for x in line.split()[1:4]])
+    return [np.asarray(p, dtype=np.float64) for p in pieces if p]
+
+
 def simulation_displacement(hand_vertices: np.ndarray, hand_faces: np.ndarray, object_mesh: PartMesh,
                             gravity_direction=(0.0, 0.0, -1.0), config: SimulationConfig | None = None,
                             decomposition: str | None = None) -> float:  # fmt: skip
@@ -95,7 +126,7 @@ def simulation_displacement(hand_vertices: np.ndarray, hand_faces: np.ndarray, o
                                              flags=pb.GEOM_FORCE_CONCAVE_TRIMESH, physicsClientId=client)  # fmt: skip
         hand = pb.createMultiBody(0.0, hand_shape, physicsClientId=client)
         # Body frame at the centre of mass, so its displacement is the centre's, not a lever's.
-        com = trimesh.Trimesh(object_mesh.vertices, object_mesh.faces, process=False).center_mass
+        com = centre_of_mass(object_mesh, decomposition)
         obj_shape = pb.createCollisionShape(pb.GEOM_MESH, fileName=decomposition, collisionFramePosition=(-com).tolist(),
                                             physicsClientId=client)  # fmt: skip
         obj = pb.createMultiBody(cfg.mass, obj_shape, basePosition=com.tolist(), physicsClientId=client)
