@@ -2,7 +2,8 @@
 
 The hand is static (its mesh as a concave collision shape), the object dynamic: mass 1 kg,
 convex decomposition (V-HACD 4, VHACD_OPTIONS), friction 3, timestep 1/240 s. After `duration` seconds under
-gravity we report how far the object's centre of mass moved (metres). The paper's variant
+gravity we report how far the object's centre of mass (centre_of_mass: an open mesh's from its
+convex pieces) moved (metres). The paper's variant
 applies gravity along the world's -z; the stricter one averages six directions (+-x, +-y, +-z).
 """
 
