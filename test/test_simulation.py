@@ -47,7 +47,7 @@ def test_the_handles_hole_stays_open(decomposed):
 
 def test_an_open_mesh_is_simulated_about_a_centre_of_mass_inside_it():
     """A 10 cm bin lying open towards +x on a plate as wide as its floor. trimesh's volume integral of
-    an open mesh put its centre of mass 2.5 cm beyond the plate's edge (and 62 cm below the bin), so
+    an open mesh put its centre of mass 12.5 cm beyond the plate's edge (and 60 cm below the bin), so
     the bin tipped off; the decomposition's centroid lies in the bin, towards its closed side."""
     from gdexgrasp_ros.metrics.simulation import centre_of_mass, simulation_displacement
     from gdexgrasp_ros.objects.part_object import PartMesh
@@ -66,3 +66,30 @@ def test_an_open_mesh_is_simulated_about_a_centre_of_mass_inside_it():
     closed = generate_object("mug", 0).mesh
     exact = trimesh.Trimesh(closed.vertices, closed.faces, process=False).center_mass
     np.testing.assert_allclose(centre_of_mass(closed, convex_decomposition(closed)), exact)
+
+
+def test_a_closed_oriented_surface_encloses_a_volume_and_an_open_or_misoriented_one_does_not(tmp_path):
+    from gdexgrasp_ros.metrics.simulation import decomposition_pieces, encloses_volume
+    from gdexgrasp_ros.objects.part_object import PartMesh
+
+    def part_mesh(tm):
+        return PartMesh(tm.vertices, tm.faces, np.zeros(len(tm.faces), dtype=int))
+
+    box = trimesh.creation.box([0.1, 0.1, 0.1])
+    assert encloses_volume(part_mesh(box))
+    # Two boxes sharing an edge (four faces on it) still enclose their volume.
+    other = trimesh.creation.box([0.1, 0.1, 0.1])
+    other.apply_translation([0.1, 0.1, 0.0])
+    assert encloses_volume(part_mesh(trimesh.util.concatenate([box, other])))
+    assert not encloses_volume(part_mesh(trimesh.Trimesh(box.vertices, box.faces[1:], process=False)))
+    flipped = box.faces.copy()
+    flipped[0] = flipped[0, ::-1]  # one face wound the wrong way
+    assert not encloses_volume(part_mesh(trimesh.Trimesh(box.vertices, flipped, process=False)))
+    assert all(encloses_volume(generate_object(c, 0).mesh) for c in ("mug", "jug", "bucket", "vase"))
+    # A decomposition OBJ has one `o` object per piece; a file without `o` lines is one piece.
+    path = convex_decomposition(generate_object("mug", 0).mesh)
+    pieces = decomposition_pieces(path)
+    assert len(pieces) > 4 and sum(len(p) for p in pieces) == sum(line.startswith("v ") for line in open(path))
+    single = tmp_path / "one.obj"
+    single.write_text("".join(line for line in open(path) if not line.startswith("o ")))
+    assert [len(p) for p in decomposition_pieces(str(single))] == [sum(len(p) for p in pieces)]

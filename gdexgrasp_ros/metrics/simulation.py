@@ -84,10 +84,10 @@ def centre_of_mass(mesh: PartMesh, decomposition: str) -> np.ndarray:
     A closed mesh: its own volume centroid. An open one (real scans, PartNet models: part soups and
     open shells) has no volume, and trimesh's integral over it landed anywhere: 11 m above a 30 cm
     bucket, 2.7 widths beside a pair of scissors. The body's frame sat there, so a tilt of a degree
-    moved "the object" metres and no grasp held a real shape. For those the centroid of the convex
-    pieces that are simulated (the decomposition), weighted by their volumes."""
-    tm = trimesh.Trimesh(mesh.vertices, mesh.faces)  # merged vertices: watertight as judged elsewhere
-    if tm.is_watertight and tm.volume > 0:
+    moved "the object" by centimetres to metres, and the held verdicts of real shapes were noise. For
+    those the centroid of the convex pieces that are simulated (the decomposition), weighted by their
+    volumes."""
+    if encloses_volume(mesh):
         return trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).center_mass
     with np.errstate(divide="ignore", invalid="ignore"):  # trimesh divides by a flat piece's zero volume
         hulls = [trimesh.convex.convex_hull(v) for v in decomposition_pieces(decomposition) if len(v) >= 4]
@@ -97,14 +97,29 @@ def centre_of_mass(mesh: PartMesh, decomposition: str) -> np.ndarray:
     return np.average([h.center_mass for h in hulls], axis=0, weights=[h.volume for h in hulls])
 
 
+def encloses_volume(mesh: PartMesh) -> bool:
+    """Whether the mesh is a closed, consistently oriented surface (every edge, once coincident vertices
+    are merged, crossed as often in one direction as in the other) around a non-zero volume: then its
+    volume integral, and so trimesh's centroid, is exact. Stricter watertightness is not needed: a
+    surface-nets reconstruction or a boolean union may share an edge among four faces."""
+    tm = trimesh.Trimesh(mesh.vertices, mesh.faces)  # merges coincident vertices
+    if len(tm.faces) == 0:
+        return False
+    a, b = tm.faces[:, [0, 1, 2]].ravel().astype(np.int64), tm.faces[:, [1, 2, 0]].ravel().astype(np.int64)
+    n = len(tm.vertices)
+    balanced = np.array_equal(np.sort(a * n + b), np.sort(b * n + a))  # the directed edges, and reversed
+    return bool(balanced) and abs(tm.volume) > 1e-12
+
+
 def decomposition_pieces(path: str) -> list[np.ndarray]:
-    """The vertices (n, 3) of each convex piece of a decomposition OBJ (write_convex_decomposition)."""
+    """The vertices (n, 3) of each convex piece of a decomposition OBJ (write_convex_decomposition: one
+    `o` object per piece; a file without `o` lines is one piece)."""
     pieces: list[list[list[float]]] = []
     with open(path) as f:
         for line in f:
-            if line.startswith("o "):
+            if line.startswith("o ") or (line.startswith("v ") and not pieces):
                 pieces.append([])
-            elif line.startswith("v ") and pieces:
+            if line.startswith("v "):
                 pieces[-1].append([float(x) for x in line.split()[1:4]])
     return [np.asarray(p, dtype=np.float64) for p in pieces if p]
 
