@@ -48,20 +48,21 @@ TABLE1_PRESETS = ("full", "dexgraspnet_baseline")
 DEFAULT_SWEEP = (0, 200, 400, 700, 1400)
 
 
-def _millimetres(text: str) -> float:
-    """A shift in mm, 0-5 (as SynthesizerConfig.hold_check_shift_mm accepts)."""
-    value = float(text)
-    if not 0.0 <= value <= 5.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 5] mm, got {text}")
-    return value
+def _ranged(low: float, high: float, unit: str):
+    """An argparse type: a number in [low, high] (the range SynthesizerConfig accepts for the setting)."""
+
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low:g}, {high:g}] {unit}, got {text}")
+        return value
+
+    parse.__name__ = "number"  # argparse names a type that cannot parse the text by it
+    return parse
 
 
-def _cubic_centimetres(text: str) -> float:
-    """A volume scale in cm^3, 0-1000 (as SynthesizerConfig.volume_ranking_cm3 accepts; 0 = off)."""
-    value = float(text)
-    if not 0.0 <= value <= 1000.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1000] cm^3, got {text}")
-    return value
+_millimetres = _ranged(0.0, 5.0, "mm")  # hold_check_shift_mm
+_cubic_centimetres = _ranged(0.0, 1000.0, "cm^3")  # volume_ranking_cm3 (0 = off)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
