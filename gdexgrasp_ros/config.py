@@ -110,6 +110,9 @@ class SynthesizerConfig:
     # issue's target) took held-out best grasps from 5.4 to 1.6 cm^3 at the same held share with
     # ground-truth parts, and from 38 to 27 % held with inferred parts (README "Ranking by intersection volume").
     volume_ranking_cm3: float = VOLUME_SCALE_M3 * 1e6
+    # Handle and wrap grips: stages 2-3 aim the hand at the stretch of the part this long (cm) nearest the
+    # object's centre (objects.part_geometry.grip_zone; a longer lever falls from a static hand); 0 = the whole part.
+    grip_zone_cm: float = 10.0
     up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # "up" in the cloud's frame when no table is seen
     mano_model_path: str = ""
     retargeting_config_dir: str = ""  # "" = the package's config/retargeting
@@ -130,6 +133,8 @@ class SynthesizerConfig:
             raise ValueError(f"hold_check_shift_mm must be in [0, 5] mm, got {self.hold_check_shift_mm}")
         if not 0.0 <= self.volume_ranking_cm3 <= 1000.0:
             raise ValueError(f"volume_ranking_cm3 must be in [0, 1000] cm^3 (0 = off), got {self.volume_ranking_cm3}")
+        if not 0.0 <= self.grip_zone_cm <= 100.0:
+            raise ValueError(f"grip_zone_cm must be in [0, 100] cm (0 = the whole part), got {self.grip_zone_cm}")
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset '{self.preset}'; expected one of {', '.join(PRESETS)}")
         self.components  # noqa: B018 - checks the preset with its overrides

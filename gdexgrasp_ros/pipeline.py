@@ -33,6 +33,7 @@ from .metrics.contact import contact_mask, on_part
 from .metrics.hold_check import CHECK_ERRORS, HoldCheck, hold_factor
 from .metrics.quality import GraspQuality, evaluate_grasp
 from .metrics.simulation import HELD_M
+from .objects.part_geometry import grip_zone
 from .objects.part_object import PartObject
 from .objects.preprocess import CloudUnitsError, estimate_normals, preprocess_cloud, resolve_cloud_kind_of
 from .request import SynthesisRequest
@@ -51,6 +52,8 @@ __all__ = ["PRESETS", "STAGES", "GraspCandidate", "GraspSynthesizer", "Synthesis
 ProgressCallback = Callable[[str, float, int, float], None]
 CancelCheck = Callable[[], bool]
 
+# Grips that carry the object's weight: aimed at the part's stretch nearest the centre (SynthesizerConfig.grip_zone_cm).
+GRIP_ZONE_AFFORDANCES = ("handle-grip", "wrap-around-grip")
 STAGES = ("preprocess", "analysis", "localization", "retrieval", "generation", "optimization", "evaluation",
           "retargeting")  # fmt: skip
 # Share of the overall progress bar each stage stands for (the optimizer dominates).
@@ -204,9 +207,13 @@ class GraspSynthesizer:
             result.prior = self._get_retriever().retrieve(hand, affordance, part, obj.points[mask])
         done["retrieval"] = self._get_retriever().name
         complete = result.cloud_kind == "complete"  # outward normals: the inside test holds
+        grip = self._grip_zone(obj, mask, affordance)  # where stages 2-3 aim the hand
+        if grip.sum() < mask.sum():
+            done["grip_zone"] = (f"the hand aimed at {100 * grip.sum() / mask.sum():.0f} % of the {part}: its "
+                                 f"{self.config.grip_zone_cm:g} cm nearest the object's centre")  # fmt: skip
         with run.stage("generation", result):
             k = max(self.config.num_candidates, request.max_grasps)
-            query = GenerationInput(obj.points, obj.normals, mask, k, hand, self.config.seed, complete=complete,
+            query = GenerationInput(obj.points, obj.normals, grip, k, hand, self.config.seed, complete=complete,
                                     joints=result.prior.joints, cluster_id=result.prior.cluster_id,
                                     up=prepared.view.up)  # fmt: skip
             result.initial_poses = self._get_generator().generate(query)
@@ -216,7 +223,7 @@ class GraspSynthesizer:
             wanted = optimizer_config.unseen_back or self.config.hold_check == "all"  # L_back, the hold check
             view_volume = self._view_volume(prepared) if wanted else None
             back = view_volume if optimizer_config.unseen_back else None
-            context = ObjectContext(obj, mask, self.device, complete=complete, view_volume=back)
+            context = ObjectContext(obj, grip, self.device, complete=complete, view_volume=back)
             opt = PriorGuidedOptimizer(hand, optimizer_config).run(
                 context, result.prior, result.initial_poses.rot6d.to(self.device),
                 result.initial_poses.trans.to(self.device), progress=run.sub_progress("optimization"),
@@ -277,6 +284,13 @@ class GraspSynthesizer:
         viewpoint = tuple(float(v) for v in request.viewpoint) if kind == "camera" else None
         view = SceneView(tuple(float(v) for v in up / np.linalg.norm(up)), viewpoint)
         return PreparedObject(obj, view, dense, kind, note)
+
+    def _grip_zone(self, obj: PartObject, mask: np.ndarray, affordance: str) -> np.ndarray:
+        """The part's points the hand is aimed at: for a grip that carries the object's weight (handle,
+        wrap), the stretch nearest its centre (objects.part_geometry.grip_zone); else the whole part."""
+        if affordance not in GRIP_ZONE_AFFORDANCES:
+            return mask
+        return grip_zone(obj.points, mask, self.config.grip_zone_cm / 100)
 
     @staticmethod
     def _view_volume(prepared: PreparedObject) -> ViewVolume | None:

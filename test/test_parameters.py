@@ -42,6 +42,8 @@ def test_defaults_come_from_the_library_configuration(ros):
         harder = P.synthesizer_config(values | {"closing_press_mm": 3.0, "closing_squeeze_rad": 0.06})
         assert harder.optimizer.closing_settings.press_depth == pytest.approx(0.003)
         assert harder.optimizer.closing_settings.squeeze == 0.06
+        assert values["grip_zone_cm"] == cfg.grip_zone_cm == SynthesizerConfig().grip_zone_cm
+        assert P.synthesizer_config(values | {"grip_zone_cm": 0.0}).grip_zone_cm == 0.0
         assert values["unseen_back"] is True and cfg.optimizer.unseen_back
         assert not P.synthesizer_config(values | {"unseen_back": False}).optimizer.unseen_back
         assert values["hold_check"] == cfg.hold_check == "complete"

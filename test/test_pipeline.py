@@ -222,3 +222,29 @@ def test_the_cloud_kind_is_used_and_reported(scene):
     given = validate_request(RawRequest(points=kettle.points, normals=-kettle.normals, instruction=INSTRUCTION))
     sent = raw._preprocess(given, check=lambda: None)
     assert np.allclose(sent.obj.normals, -kettle.normals) and "normals from the cloud" in sent.cloud_note
+
+
+def test_a_long_handle_is_gripped_near_the_object_centre():
+    """Handle grips aim at the stretch of the handle nearest the centre (grip_zone_cm): a static hand at
+    the far end of a hammer's handle must resist the head's torque."""
+    from gdexgrasp_ros.objects.procedural import generate_object
+
+    hammer = generate_object("hammer", 0)
+    request = validate_request(RawRequest(points=hammer.points, labels=hammer.part_ids, part_names=hammer.part_names,
+                                          instruction="Pick up the hammer by its handle.", object_category="hammer",
+                                          max_grasps=8, cloud_kind="complete"))  # fmt: skip
+    fast = OptimizerConfig(iterations_a=60, iterations_b=60)
+    near = GraspSynthesizer(SynthesizerConfig(optimizer=fast, hold_check="off")).synthesize(request)
+    assert near.arrangement.contact_part == "handle" and "grip_zone" in near.components
+    assert np.array_equal(near.part_mask, near.localization.mask), "the result reports the whole handle"
+    whole = GraspSynthesizer(SynthesizerConfig(optimizer=fast, hold_check="off", grip_zone_cm=0.0)).synthesize(request)
+    assert "grip_zone" not in whole.components
+    # Distance along the handle from its head end, of each grasp's contacts.
+    pts, mask = near.object_points, near.part_mask
+    axis = np.linalg.svd(pts[mask] - pts[mask].mean(0))[2][0]
+    along = pts[mask] @ axis
+    head = pts[~mask].mean(0) @ axis
+    end = along.max() if abs(along.max() - head) < abs(along.min() - head) else along.min()
+    reach = lambda r: [abs(g.contact_points.mean(0) @ axis - end) for g in r.grasps]  # noqa: E731
+    assert max(reach(near)) < 0.14, "every grasp's contacts centred within the 10 cm next to the head (+ 4 cm)"
+    assert np.mean(reach(whole)) > np.mean(reach(near)) + 0.04, "without the zone the hands spread along the handle"

@@ -7,6 +7,7 @@ import trimesh
 from gdexgrasp_ros.objects.affordances import AFFORDANCE_TABLE, AFFORDANCES, affordances_of, parts_affording
 from gdexgrasp_ros.objects.part_geometry import (
     aabb_size,
+    grip_zone,
     oriented_bounding_box,
     rest_centroid_offset,
     sorted_obb_extents,
@@ -105,6 +106,24 @@ def test_rest_centroid_offset_points_from_the_handle_to_the_body():
     obj = generate_object("mug", seed=0)
     v = rest_centroid_offset(obj.points, obj.part_mask("handle"))
     assert v[0] < -0.02, "the handle is on +x, so the body centroid lies towards -x"
+
+
+def test_the_grip_zone_is_the_stretch_of_a_long_handle_nearest_the_centre():
+    rng = np.random.default_rng(0)
+    handle = np.c_[rng.uniform(0.0, 0.3, 3000), rng.uniform(-0.01, 0.01, (3000, 2))]  # 30 cm along x
+    head = rng.uniform([0.3, -0.04, -0.04], [0.4, 0.04, 0.04], (3000, 3))  # the heavy end at x 0.3-0.4
+    pts, mask = np.r_[handle, head], np.r_[np.ones(3000, bool), np.zeros(3000, bool)]
+    zone = grip_zone(pts, mask, 0.10)
+    assert not (zone & ~mask).any(), "only part points"
+    x = pts[zone, 0]
+    assert x.min() > 0.195 and x.max() <= 0.3 and len(x) > 900, "the 10 cm next to the head"
+    # The centre within the part's extent: the stretch is centred on it.
+    middle = grip_zone(handle, np.ones(3000, bool), 0.10)
+    assert abs(handle[middle, 0].mean() - 0.15) < 0.01 and np.ptp(handle[middle, 0]) < 0.101
+    # Kept whole: a part shorter than the stretch, no stretch, a part in two pieces with the centre between.
+    assert grip_zone(pts, mask, 0.5).sum() == mask.sum() and grip_zone(pts, mask, 0.0).sum() == mask.sum()
+    ends = np.r_[handle[handle[:, 0] < 0.05], handle[handle[:, 0] > 0.25]]
+    assert grip_zone(ends, np.ones(len(ends), bool), 0.10).all()
 
 
 @pytest.mark.parametrize("category", ["cup", "vase", "bucket", "bowl"])

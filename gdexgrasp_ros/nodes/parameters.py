@@ -99,6 +99,8 @@ SERVER_PARAMETERS: tuple[ParamSpec, ...] = (
               "hand moved this far along +-x, +-y, +-z and ranks by the share held (0 = as planned only)", 0.0, 5.0),
     ParamSpec("volume_ranking_cm3", _SYN.volume_ranking_cm3, "complete clouds: a grasp's ranking score is "
               "multiplied by exp(-V / this), V its intersection volume in cm^3 (0 = not ranked by volume)", 0.0, 1000.0),
+    ParamSpec("grip_zone_cm", _SYN.grip_zone_cm, "handle and wrap grips: stages 2-3 aim the hand at the stretch of "
+              "the part this long (cm) nearest the object's centre (0 = the whole part)", 0.0, 100.0),
     ParamSpec("preprocess", _SYN.preprocess, "camera clouds: plane removal, clustering, target selection, FPS"),
     ParamSpec("cloud_kind", _SYN.cloud_kind, "what goal clouds are: camera (one view; normals face the sensor), "
               "complete (mesh sample, fused views; normals point out) or auto (detected; the result's rationale "
@@ -223,6 +225,7 @@ def synthesizer_config(v: dict) -> SynthesizerConfig:
                                                                  press_depth=v["closing_press_mm"] / 1000)),
         mano_model_path=v["mano_model_path"], hold_check=v["hold_check"],
         hold_check_shift_mm=v["hold_check_shift_mm"], volume_ranking_cm3=v["volume_ranking_cm3"],
+        grip_zone_cm=v["grip_zone_cm"],
     )  # fmt: skip
 
 
