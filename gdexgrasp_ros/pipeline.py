@@ -98,7 +98,7 @@ class SynthesisResult:
     initial_poses: InitialPoses | None = None
     grasps: list[GraspCandidate] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds of each stage that ran
-    components: dict[str, str] = field(default_factory=dict)  # stage -> what ran ("skipped" if nothing)
+    components: dict[str, str] = field(default_factory=dict)  # stage -> what ran; grip_zone: the part was cut
     object_points: np.ndarray | None = None  # the processed object cloud the grasps refer to
     part_mask: np.ndarray | None = None
     cloud_kind: str = ""  # "camera" | "complete": what the goal's cloud was taken to be ("" before preprocessing)
@@ -117,6 +117,8 @@ class SynthesisResult:
                                                                    if self.localization.notes else ""))  # fmt: skip
         if self.prior is not None:
             parts.append(f"prior: {self.prior.source}")
+        if "grip_zone" in self.components:
+            parts.append(f"grip zone: {self.components['grip_zone']}")
         if self.initial_poses is not None:
             parts.append(f"initial poses: {self.initial_poses.description}")
         parts.append(f"optimization: {self.components.get('optimization', 'not run')}")
