@@ -289,8 +289,9 @@ class GraspSynthesizer:
 
     def _grip_zone(self, obj: PartObject, mask: np.ndarray, affordance: str) -> np.ndarray:
         """The part's points the hand is aimed at: for a grip that carries the object's weight (handle,
-        wrap), the stretch nearest its centre (objects.part_geometry.grip_zone); else the whole part."""
-        if affordance not in GRIP_ZONE_AFFORDANCES:
+        wrap), the stretch nearest its centre (objects.part_geometry.grip_zone); else the whole part (and
+        the whole object when no part was localized)."""
+        if affordance not in GRIP_ZONE_AFFORDANCES or not self.components.localization:
             return mask
         return grip_zone(obj.points, mask, self.config.grip_zone_cm / 100)
 

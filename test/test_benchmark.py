@@ -211,6 +211,10 @@ def test_retriever_and_generator_options_replace_the_full_methods_components_whe
     assert off.synthesizer_config(goal("full")).volume_ranking_cm3 == 0.0
     assert off.signature(goal("full"))["volume_ranking_cm3"] == 0.0 and "volume_ranking_cm3" not in plain.signature(
         goal("full"))  # fmt: skip
+    whole = RunOptions(str(tmp_path), grip_zone_cm=0.0)
+    assert whole.synthesizer_config(goal("full")).grip_zone_cm == 0.0
+    assert plain.synthesizer_config(goal("full")).grip_zone_cm == plain.signature(goal("full"))["grip_zone_cm"] > 0
+    assert "grip_zone_cm" not in whole.signature(goal("full")), "records made before the grip zone (whole part) match"
     other = RunOptions(str(tmp_path), retriever="database", prior_database="/x/priors.npz")
     assert other.synthesizer_config(goal("full")).retriever_options == {"path": "/x/priors.npz"}
     ok, missing = available_presets(["full", "dexgraspnet_baseline"], other)

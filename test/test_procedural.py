@@ -124,6 +124,15 @@ def test_the_grip_zone_is_the_stretch_of_a_long_handle_nearest_the_centre():
     assert grip_zone(pts, mask, 0.5).sum() == mask.sum() and grip_zone(pts, mask, 0.0).sum() == mask.sum()
     ends = np.r_[handle[handle[:, 0] < 0.05], handle[handle[:, 0] > 0.25]]
     assert grip_zone(ends, np.ones(len(ends), bool), 0.10).all()
+    # A long continuous part (a 1 m broom handle, the head at one end) is cut; a round body is not.
+    stick = np.c_[rng.uniform(0.0, 1.0, 6000), rng.uniform(-0.012, 0.012, (6000, 2))]
+    broom = np.r_[stick, rng.uniform([1.0, -0.15, -0.03], [1.3, 0.15, 0.03], (6000, 3))]
+    cut = grip_zone(broom, np.r_[np.ones(6000, bool), np.zeros(6000, bool)], 0.10)
+    centre = broom[:, 0].mean()  # about 0.83: on the stick, so the stretch is centred there
+    assert abs(broom[cut, 0].mean() - centre) < 0.01 and np.ptp(broom[cut, 0]) <= 0.1 and cut.sum() > 500
+    angle, height = rng.uniform(0, 2 * np.pi, 4000), rng.uniform(0, 0.15, 4000)
+    pot = np.c_[0.12 * np.cos(angle), 0.12 * np.sin(angle), height]  # 24 cm wide, 15 cm tall
+    assert grip_zone(pot, np.ones(4000, bool), 0.10).all()
 
 
 @pytest.mark.parametrize("category", ["cup", "vase", "bucket", "bowl"])

@@ -63,6 +63,7 @@ def _ranged(low: float, high: float, unit: str):
 
 _millimetres = _ranged(0.0, 5.0, "mm")  # hold_check_shift_mm
 _cubic_centimetres = _ranged(0.0, 1000.0, "cm^3")  # volume_ranking_cm3 (0 = off)
+_centimetres = _ranged(0.0, 100.0, "cm")  # grip_zone_cm (0 = the whole part)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -112,6 +113,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="hands optimised together per goal (the server's num_candidates)")  # fmt: skip
     p.add_argument("--volume-ranking", type=_cubic_centimetres, default=SynthesizerConfig.volume_ranking_cm3, metavar="CM3",
                    help="the ranking's intersection-volume scale (the server's volume_ranking_cm3; 0 = off)")  # fmt: skip
+    p.add_argument("--grip-zone", type=_centimetres, default=SynthesizerConfig.grip_zone_cm, metavar="CM",
+                   help="handle and wrap grips: the stretch of the part stages 2-3 aim at (the server's grip_zone_cm; "
+                   "0 = the whole part)")  # fmt: skip
     p.add_argument("--six-direction", default="full:gt", help="PRESET:MODE[,...] whose best grasp also gets the "
                    "six-direction simulation, on the ablation subset of shapes ('' = none)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 3 min on 2 cores)")
@@ -323,7 +327,7 @@ def _main(argv: list[str] | None) -> int:
                          retriever=args.retriever, prior_database=args.prior_database,
                          generator=args.generator, views=args.views, hold_check="off" if args.no_hold_check else "complete",
                          hold_check_shift_mm=args.hold_check_shift, num_candidates=args.num_candidates,
-                         volume_ranking_cm3=args.volume_ranking)  # fmt: skip
+                         volume_ranking_cm3=args.volume_ranking, grip_zone_cm=args.grip_zone)  # fmt: skip
     started = time.perf_counter()
     path = out / "goals.jsonl"
     if not args.report_only:

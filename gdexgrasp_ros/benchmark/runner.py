@@ -58,6 +58,7 @@ class RunOptions:
     hold_check_shift_mm: float = 0.0  # its robustness positions (SynthesizerConfig.hold_check_shift_mm)
     num_candidates: int = SynthesizerConfig.num_candidates  # K hands optimised per goal
     volume_ranking_cm3: float = SynthesizerConfig.volume_ranking_cm3  # the ranking's volume scale (0 = off)
+    grip_zone_cm: float = SynthesizerConfig.grip_zone_cm  # stages 2-3's grip zone (0 = the whole part)
 
     def six_for(self, goal: Goal) -> bool:
         """Whether the goal's best grasp also gets the six-direction simulation."""
@@ -77,6 +78,8 @@ class RunOptions:
             out.update(num_candidates=k)
         if self.volume_ranking_cm3 != SynthesizerConfig.volume_ranking_cm3:
             out.update(volume_ranking_cm3=self.volume_ranking_cm3)
+        if self.grip_zone_cm:  # records made before the grip zone were made with the whole part (0)
+            out.update(grip_zone_cm=self.grip_zone_cm)
         if self.retriever:  # only when set, so records made before the option existed still match
             out.update(retriever=self.retriever, prior_database=self.prior_database)
         if self.generator:
@@ -91,7 +94,7 @@ class RunOptions:
         a, b = goal.iterations
         cfg = SynthesizerConfig(preset=goal.preset, seed=goal.seed, device="cpu", hold_check=self.hold_check,
                                 hold_check_shift_mm=self.hold_check_shift_mm, num_candidates=self.num_candidates,
-                                volume_ranking_cm3=self.volume_ranking_cm3,
+                                volume_ranking_cm3=self.volume_ranking_cm3, grip_zone_cm=self.grip_zone_cm,
                                 optimizer=OptimizerConfig(iterations_a=a, iterations_b=b, seed=goal.seed))  # fmt: skip
         return self.with_retriever(cfg)
 

@@ -63,7 +63,8 @@ def centroid(points: np.ndarray) -> np.ndarray:
     return pts.mean(0)
 
 
-MIN_ZONE_SHARE = 0.25  # a grip zone with fewer of the part's points: the part is in pieces, kept whole
+MAX_GAP_M = 0.03  # a part with a gap this long along its axis is in pieces (a vase's two handles): kept whole
+MIN_ELONGATION = 1.5  # a part whose longest side is under this times its second is round, not a lever: kept whole
 
 
 def grip_zone(points: np.ndarray, part_mask: np.ndarray, length: float) -> np.ndarray:
@@ -72,26 +73,28 @@ def grip_zone(points: np.ndarray, part_mask: np.ndarray, length: float) -> np.nd
     Why: a static hand holds an object's weight by friction, and the farther its grip from the centre
     of mass, the larger the torque it must resist: hands on the far end of a pan's or hammer's handle
     held none of 24 development grasps in the benchmark's simulation, and the same hands moved 6 cm
-    towards the centre held 5. The centre is estimated as the points' centroid; the stretch is
-    centred on its projection onto the part's long axis (OBB), slid inside the part. A part no
-    longer than `length` (a mug's handle) is kept whole; `length` <= 0 keeps every part whole. So is a
-    part in pieces whose stretch holds under a quarter of its points (a pot's two handles, the centre
-    between them).
+    towards the centre held 5. The centre is estimated as the centroid of the points (of the surface,
+    or of the seen surface for a camera view); the stretch is centred on its projection onto the
+    part's long axis (OBB), slid inside the part. Kept whole: a part no longer than `length` (a mug's
+    handle), a part not elongated (MIN_ELONGATION: a round body has no long axis to speak of), and a
+    part in pieces along its axis (a gap over MAX_GAP_M: a vase's or pot's two handles, whose stretch
+    would be their two inner ends). `length` <= 0 keeps every part whole.
     """
     mask = np.asarray(part_mask, dtype=bool)
     if length <= 0 or mask.sum() < 3:
         return mask.copy()
     pts = np.asarray(points, dtype=np.float64)
     box = oriented_bounding_box(pts[mask])
-    if box.extents[0] <= length:
+    long, second = box.extents[0], box.extents[1]
+    if long <= length or long < MIN_ELONGATION * second:
         return mask.copy()
     axis = box.rotation[:, 0]
     along = (pts[mask] - box.center) @ axis
+    if np.diff(np.sort(along)).max() > MAX_GAP_M:
+        return mask.copy()
     lo, hi = along.min() + length / 2, along.max() - length / 2
     middle = float(np.clip((centroid(pts) - box.center) @ axis, lo, hi))
     near = np.abs(along - middle) <= length / 2
-    if near.sum() < MIN_ZONE_SHARE * len(near):
-        return mask.copy()
     zone = mask.copy()
     zone[mask] = near
     return zone
