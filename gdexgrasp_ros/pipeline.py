@@ -30,7 +30,7 @@ from .geometry.rotations import rot6d_to_matrix
 from .geometry.visibility import ViewVolume
 from .hand import load_hand_model
 from .metrics.contact import contact_mask, on_part
-from .metrics.hold_check import CHECK_ERRORS, HoldCheck, hold_factor, hold_rank
+from .metrics.hold_check import CHECK_ERRORS, HoldCheck, hold_factor
 from .metrics.quality import GraspQuality, evaluate_grasp
 from .metrics.simulation import HELD_M
 from .objects.part_geometry import grip_zone
@@ -528,16 +528,11 @@ class _StageTimer:
 
 
 def _ranked(grasps: list[GraspCandidate], count: int) -> list[GraspCandidate]:
-    """The `count` best grasps: those on the contact part (most contacts on it) first, then by the hold
-    check's displacement per unit score (metrics.hold_check.hold_rank). The task names the part: a grasp
-    elsewhere that holds (the hold check) must not outrank one on the part."""
-
-    def key(g: GraspCandidate):
-        ratio = g.quality.part_contact_ratio
-        off = math.isnan(ratio) or not on_part(ratio)
-        return (off, *hold_rank(g.quality.simulation_displacement, g.quality.score))
-
-    return sorted(grasps, key=key)[:count]
+    """The `count` best grasps: those on the contact part (most contacts on it) first, then by ranking
+    score. The task names the part: a grasp elsewhere that holds (the hold check) must not outrank one
+    on the part."""
+    on = lambda g: not math.isnan(g.quality.part_contact_ratio) and on_part(g.quality.part_contact_ratio)  # noqa: E731
+    return sorted(grasps, key=lambda g: (not on(g), -g.quality.score))[:count]
 
 
 def _posed(hand, opt: OptimizationResult, k: int):

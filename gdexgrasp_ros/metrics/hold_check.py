@@ -43,7 +43,6 @@ from ..objects.part_object import UNLABELLED, PartMesh
 from .simulation import HELD_M, SimulationConfig, simulation_displacement, write_convex_decomposition
 
 HOLD_PENALTY = 0.5  # share of its ranking score a grasp keeps when the object falls in every position
-MIN_RANKING_SCORE = 1e-3  # hold_rank's floor: a zero score ranks last among simulated grasps, not undefined
 HAND_SHIFT_M = 0.0005  # the shift measured (0.5 mm); the pipeline passes SynthesizerConfig.hold_check_shift_mm
 
 
@@ -56,22 +55,6 @@ def hold_factor(held_share: float) -> float:
     if math.isnan(held_share):
         return 1.0
     return HOLD_PENALTY + (1.0 - HOLD_PENALTY) * held_share
-
-
-def hold_rank(displacement: float, score: float) -> tuple[int, float]:
-    """Sort key among grasps on the contact part (least first): simulated grasps by the hold check's
-    displacement (m) per unit of ranking score, then unsimulated ones (NaN: the check off or
-    skipped) by score alone.
-
-    Why the displacement and not only "held or not": among grasps that held the reconstruction, the
-    one it moved least held the true mesh more often. Dividing by the score keeps a hand pressed into
-    the object (penetration and intersection volume lower the score) from winning by a millimetre.
-    On 48 development goals with every candidate simulated on the true mesh, the best grasp held on
-    22 instead of 18 (penetration 0.11 -> 0.15 cm, volume 1.2 -> 1.5 cm3); by the displacement alone
-    on 25, but with 0.22 cm and 2.1 cm3."""
-    if math.isnan(displacement):
-        return 1, -score
-    return 0, displacement / max(score, MIN_RANKING_SCORE)
 
 
 def hand_positions(shift: float) -> list[np.ndarray]:
