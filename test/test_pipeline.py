@@ -239,6 +239,17 @@ def test_a_long_handle_is_gripped_near_the_object_centre():
     whole = GraspSynthesizer(SynthesizerConfig(optimizer=FAST, hold_check="off", grip_zone_cm=0.0)).synthesize(request)
     assert "grip_zone" not in whole.components and "grip zone" not in whole.rationale
     assert np.array_equal(near.part_mask, whole.part_mask), "the result reports the whole handle, not the zone"
+    # Without a localized part (the DexGraspNet-style preset) the whole object is the "part": never cut.
+    everything = np.ones(len(hammer.points), bool)
+    full, baseline = (
+        GraspSynthesizer(SynthesizerConfig()),
+        GraspSynthesizer(SynthesizerConfig(preset="dexgraspnet_baseline")),
+    )
+    handle = hammer.part_mask("handle")
+    assert full._grip_zone(hammer, handle, "handle-grip").sum() < handle.sum()
+    assert full._grip_zone(hammer, everything, "handle-grip").sum() < len(everything), "the full method would cut it"
+    assert baseline._grip_zone(hammer, everything, "handle-grip").all()
+    assert full._grip_zone(hammer, handle, "twist").sum() == handle.sum(), "only grips that carry the weight"
     # Distance along the handle from its head end, of each grasp's contacts.
     pts, mask = near.object_points, near.part_mask
     axis = np.linalg.svd(pts[mask] - pts[mask].mean(0))[2][0]
